@@ -1,0 +1,1 @@
+"""Sandboxed, parallel, crash-proof autograding on top of nbgrader (python -m autograder)."""

@@ -1,0 +1,125 @@
+"""`make run`: execute every notebook in full mode, render HTML, and write build/site/index.html.
+
+The site links each lecture and assignment master (title, one-line summary, runtime, status) and
+any grading reports under build/grading/reports/. Full-mode expectations are checked too; the site
+is built even when a notebook fails, and the exit status says whether everything passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import re
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).parent))
+import notebook_ci  # noqa: E402
+
+REPO = notebook_ci.REPO
+SITE = REPO / "build" / "site"
+
+
+def title_and_summary(nb) -> tuple[str, str]:
+    """The first Markdown heading, and the first sentence of the paragraph after it."""
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    heading = re.search(r"^#\s+(.+)$", text, re.M)
+    title = heading.group(1).strip() if heading else "Untitled"
+    body = text[heading.end():] if heading else text
+    paragraph = next((p for p in re.split(r"\n\s*\n", body)
+                      if p.strip() and not p.lstrip().startswith(("#", "|", "-", "*", ">", "$"))), "")
+    plain = re.sub(r"[*_`]|\[([^\]]*)\]\([^)]*\)", r"\1", " ".join(paragraph.split()))
+    sentence = re.match(r"(.+?[.!?])(\s|$)", plain)
+    return title, (sentence.group(1) if sentence else plain)[:240]
+
+
+def render(executed: Path, target: Path) -> None:
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nbformat.read(executed, as_version=4))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(body)
+
+
+def run_one(notebook: str, expectations: dict) -> dict:
+    entry = expectations.get(notebook)
+    result = notebook_ci.execute(notebook, "full", timeout=notebook_ci.timeout_for(entry or {}, "full"))
+    problems = [result.error] if result.error else []
+    if entry is None:
+        problems.append(f"{notebook} has no entry in tests/notebook_expectations.yml")
+    elif not result.error:
+        problems += notebook_ci.check_scraps(notebook, "full", result.scraps, entry.get("full") or {})
+    source = nbformat.read(REPO / notebook, as_version=4)
+    title, summary = title_and_summary(source)
+    page = Path(notebook).with_suffix(".html")
+    if result.output.exists():
+        render(result.output, SITE / page)
+    return {"notebook": notebook, "title": title, "summary": summary, "page": page.as_posix(),
+            "seconds": result.seconds, "problems": problems, "timing": result.timing_record()}
+
+
+def index_page(rows: list[dict], reports: list[Path]) -> str:
+    def section(heading: str, items: list[dict]) -> str:
+        if not items:
+            return ""
+        lines = []
+        for r in items:
+            status = ("<span class=ok>passed</span>" if not r["problems"]
+                      else "<span class=bad>failed</span>")
+            lines.append(f"<tr><td><a href='{html.escape(r['page'])}'>{html.escape(r['title'])}</a>"
+                         f"<div class=summary>{html.escape(r['summary'])}</div></td>"
+                         f"<td>{r['seconds']:.0f} s</td><td>{status}</td></tr>")
+        return (f"<h2>{heading}</h2><table><tr><th>notebook</th><th>runtime</th><th>checks</th></tr>"
+                + "".join(lines) + "</table>")
+
+    lectures = [r for r in rows if r["notebook"].startswith("notebooks/")]
+    masters = [r for r in rows if r["notebook"].startswith("solutions/")]
+    report_links = "".join(f"<li><a href='{html.escape(p.as_posix())}'>{html.escape(p.parent.name)}</a></li>"
+                           for p in reports)
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Causal ML course</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
+table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.5rem;text-align:left;
+vertical-align:top}}.summary{{color:#555;font-size:.9rem}}.ok{{color:#2a7}}.bad{{color:#c33;font-weight:bold}}</style>
+</head><body><h1>Causal machine learning: executed notebooks</h1>
+<p>Built {time.strftime('%Y-%m-%d %H:%M')} in full mode. See <code>syllabus.md</code> for the course plan.</p>
+{section("Lectures", lectures)}{section("Assignment solutions (instructors)", masters)}
+{"<h2>Grading reports</h2><ul>" + report_links + "</ul>" if report_links else ""}
+</body></html>
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    expectations = notebook_ci.load_expectations()
+    notebooks = notebook_ci.discover()
+    rows = []
+    with ThreadPoolExecutor(max_workers=args.workers) as pool:
+        futures = [pool.submit(run_one, nb, expectations) for nb in notebooks]
+        for future in tqdm(as_completed(futures), total=len(futures), desc="notebooks (full mode)", unit="nb"):
+            rows.append(future.result())
+    rows.sort(key=lambda r: r["notebook"])
+    reports = sorted(p.relative_to(SITE.parent) for p in (REPO / "build" / "grading" / "reports").glob("*/summary.md"))
+    reports = [Path("..") / p for p in reports]
+    SITE.mkdir(parents=True, exist_ok=True)
+    (SITE / "index.html").write_text(index_page(rows, reports))
+    notebook_ci.write_timings([r["timing"] for r in rows], REPO / "build" / "timings.json")
+
+    print("\n" + notebook_ci.timings_table([r["timing"] for r in rows]) + "\n")
+    failed = [r for r in rows if r["problems"]]
+    for r in failed:
+        print("FAILED " + "\n       ".join(r["problems"]))
+    print(f"Site:      {SITE / 'index.html'}")
+    print(f"Notebooks: {REPO / 'build' / 'executed' / 'full'}")
+    print(f"Timings:   {REPO / 'build' / 'timings.json'}")
+    print(f"{len(rows) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -55,9 +55,8 @@ lab: $(STAMP) ## open JupyterLab on the course
 strip: $(STAMP) ## strip outputs from every notebook (lectures, masters, releases)
 	$(VENV)/bin/nbstripout --keep-id notebooks/*.ipynb $(wildcard solutions/*/*.ipynb assignments/*/*.ipynb)
 
-lint: $(STAMP) ## ruff over the code and the notebooks
-	$(VENV)/bin/ruff check autograder tests benchmarks notebooks/*.py
-	$(VENV)/bin/nbqa ruff notebooks
+lint: $(STAMP) ## ruff over the code and the notebooks (configured in pyproject.toml)
+	$(VENV)/bin/ruff check .
 
 release: $(STAMP) ## generate assignments/$(HW) from solutions/$(HW)
 	$(PY) -m autograder release $(HW)

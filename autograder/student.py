@@ -1,0 +1,119 @@
+"""Student verbs: ``validate NOTEBOOK`` (run the visible tests locally) and ``submit HW``.
+
+``validate`` grades the notebook the way the grader will, with the visible tests only (built from
+the released notebook, so it works without ``solutions/``): locked cells are restored, and edits
+that the grader would undo are reported. ``submit`` packages the assignment's notebooks into a zip
+named for upload (``HW_submission.zip`` or ``HW_STUDENTID.zip``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from .course import Course, UsageError
+from .notebook import (
+    HIDDEN_BEGIN,
+    HIDDEN_END,
+    InvalidNotebook,
+    build_reference,
+    read_notebook,
+    strip_region,
+)
+from .sandbox import Limits, bwrap_status
+from .worker import grade_submission
+
+
+def _reference(course: Course, path: Path) -> tuple[dict, Path]:
+    """(reference with visible tests only, folder with the data files) for a student notebook."""
+    hw = path.parent.name
+    master = course.solutions / hw / path.name
+    release = course.release_dir(hw) / path.name
+    if master.is_file():          # structure and tests from the master, hidden tests dropped
+        ref = build_reference(master, None)
+    elif release.is_file() and release.resolve() != path:
+        ref = build_reference(release, release)
+    else:                         # only the notebook itself: its own test cells
+        ref = build_reference(path, path)
+    for c in ref["cells"]:
+        if c["kind"] == "test":
+            c["source_full"] = strip_region(c["source_full"], HIDDEN_BEGIN, HIDDEN_END)
+            c["source_release"] = strip_region(c["source_release"], HIDDEN_BEGIN, HIDDEN_END)
+            c["hidden"] = False
+    ref["hidden_lines"] = []
+    data_dir = course.release_dir(hw) if course.release_dir(hw).is_dir() else path.parent
+    return ref, data_dir
+
+
+def validate(course: Course, notebook: str, limits: Limits | None = None) -> tuple[bool, str]:
+    path = Path(notebook).resolve()
+    if not path.is_file():
+        raise UsageError(f"notebook not found: {notebook}")
+    try:
+        read_notebook(path)
+    except InvalidNotebook as e:
+        raise UsageError(f"{path.name}: {e}") from None
+    ref, data_dir = _reference(course, path)
+    if not any(c["kind"] == "test" for c in ref["cells"]):
+        raise UsageError(f"{path.name} has no nbgrader test cells (is it an assignment notebook?)")
+    name = ref["name"]
+    limits = limits or Limits(cell_timeout=60, wall=600)
+    data = [[str(p), str(p.relative_to(data_dir))] for p in sorted(data_dir.rglob("*"))
+            if p.is_file() and p.suffix != ".ipynb"
+            and not any(s.startswith(".") for s in p.relative_to(data_dir).parts)][:200]
+    with tempfile.TemporaryDirectory(prefix="ag-validate-") as t:
+        sub = Path(t) / "sub"
+        sub.mkdir()
+        (sub / f"{name}.ipynb").write_bytes(path.read_bytes())
+        job = {"student": "you", "hw": path.parent.name, "hash": "", "submission_dir": str(sub),
+               "autograded_dir": str(Path(t) / "out"), "refs": {name: ref},
+               "data_files": data, "limits": limits.to_dict(), "use_bwrap": bwrap_status()[0]}
+        t0 = time.time()
+        res = grade_submission(job)
+    nbres = res["notebooks"][name]
+    tests = nbres["tests"]
+    lines = [f"Validating {path.name} (visible tests only; hidden tests run at grading)", ""]
+    for gid, tr in tests.items():
+        mark = "PASS" if tr["passed"] else "FAIL"
+        lines.append(f"  [{mark}] {gid} ({tr['points']:g} pt)" + (f": {tr['message']}" if not tr["passed"] else ""))
+    npass = sum(tr["passed"] for tr in tests.values())
+    lines += ["", f"{npass}/{len(tests)} test cells pass their visible tests "
+              f"({time.time() - t0:.1f} s, status: {res['status']})."]
+    if res["reason"]:
+        lines.append("Problem: " + res["reason"])
+    notes = [f for f in res["flags"] if not f.startswith("kernelspec")]
+    if notes:
+        lines.append("The grader will undo these changes: " + ", ".join(notes))
+    ok = npass == len(tests) and res["status"] == "graded"
+    lines.append("All visible tests pass. Remember: hidden tests may still fail." if ok
+                 else "Some tests fail: read the messages above.")
+    return ok, "\n".join(lines)
+
+
+def submit(course: Course, hw: str, source: str | None = None, student: str | None = None,
+           output: str | None = None) -> Path:
+    course.check_assignment(hw)
+    src = Path(source) if source else course.release_dir(hw)
+    if not src.is_dir():
+        raise UsageError(f"folder not found: {src}")
+    names = course.notebooks(hw)
+    found = {n: src / f"{n}.ipynb" for n in names if (src / f"{n}.ipynb").is_file()}
+    if not found:
+        raise UsageError(f"no notebooks of {hw} in {src} (expected: {', '.join(n + '.ipynb' for n in names)})")
+    for p in found.values():
+        try:
+            read_notebook(p)
+        except InvalidNotebook as e:
+            raise UsageError(f"{p.name}: {e}") from None
+    if student and not __import__("re").match(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$", student):
+        raise UsageError(f"invalid student id: {student!r}")
+    out = Path(output) if output else Path.cwd() / (f"{hw}_{student}.zip" if student else f"{hw}_submission.zip")
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for n, p in found.items():
+            zf.write(p, f"{n}.ipynb")
+    missing = sorted(set(names) - set(found))
+    if missing:
+        print(f"warning: not included (not found): {', '.join(m + '.ipynb' for m in missing)}")
+    return out

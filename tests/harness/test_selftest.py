@@ -1,0 +1,40 @@
+"""selftest: the fixture assignment passes; a broken one fails with a clear table."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+from harness_helpers import FIXTURE_COURSE, run_cli
+
+
+def test_selftest_fixture_passes(tmp_path):
+    import shutil
+
+    shutil.copytree(FIXTURE_COURSE, tmp_path / "c")
+    proc = run_cli("--course", tmp_path / "c", "selftest", "hw1", "--timeout", "20")
+    assert "selftest hw1: OK" in proc.stdout
+    assert "stub fails hw1:q1_test" in proc.stdout
+    assert not (tmp_path / "c" / "build" / "grading" / "gradebook.db").exists()
+
+
+def test_selftest_broken_assignment_fails(tmp_path):
+    import shutil
+
+    course = tmp_path / "c"
+    shutil.copytree(FIXTURE_COURSE, course)
+    path = course / "solutions" / "hw1" / "hw1.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    for c in nb.cells:
+        gid = c.metadata.get("nbgrader", {}).get("grade_id")
+        if gid == "q3_test":
+            c.source = "assert True  # passes on the stub: a useless test"
+        if gid == "q1_answer":
+            c.source = c.source.replace("/ len(x)", "/ (len(x) + 1)")   # master now wrong
+    nbformat.write(nb, str(path))
+    proc = run_cli("--course", course, "selftest", "hw1", "--timeout", "20", check=False)
+    assert proc.returncode == 1
+    assert "selftest hw1: FAILED" in proc.stdout
+    assert "stub fails hw1:q3_test" in proc.stdout and "PASSES" in proc.stdout
+    assert "master passes hw1:q1_test" in proc.stdout
+    json.dumps(proc.stdout)

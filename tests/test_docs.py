@@ -8,7 +8,7 @@ import pytest
 
 from notebook_ci import REPO
 
-DOCS = ["README.md", "syllabus.md", "CONTRIBUTING.md"]
+DOCS = ["README.md", "syllabus.md", "CONTRIBUTING.md", "docs/grading.md"]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -16,7 +16,7 @@ LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 def test_relative_links_resolve(doc):
     targets = [t.split("#")[0] for t in LINK.findall((REPO / doc).read_text())
                if not t.startswith(("http://", "https://", "#", "mailto:"))]
-    missing = [t for t in targets if t and not (REPO / t).exists()]
+    missing = [t for t in targets if t and not (REPO / doc).parent.joinpath(t).exists()]
     assert not missing, f"{doc} links to missing files: {missing}"
 
 

@@ -148,7 +148,10 @@ def execute(notebook: str, mode: str, *, repo: Path = REPO, out_dir: Path | None
                "--cwd", str(source.parent), "--no-progress-bar", "--log-level", "ERROR",
                "--execution-timeout", str(int(cell_timeout)),
                "-p", "SMOKE", str(mode == "smoke"), "-p", "SEED", str(seed)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+    # The kernel must draw with the inline backend: an inherited MPLBACKEND=Agg (fine for the test
+    # process) would make plt.show() a no-op and leave executed notebooks without figures.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0",
            "PYDEVD_DISABLE_FILE_VALIDATION": "1", "COURSE_SMOKE": "1" if mode == "smoke" else "0"}
     for attempt in (1, 2):
         output.unlink(missing_ok=True)

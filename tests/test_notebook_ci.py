@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 import notebook_ci
@@ -34,6 +35,9 @@ def test_good_notebook_passes_in_both_modes(expectations, tmp_path, mode):
     assert notebook_ci.check_scraps("notebooks/good.ipynb", mode, result.scraps,
                                     expectations["notebooks/good.ipynb"][mode]) == []
     assert result.slowest_cell is not None and result.seconds > 0
+    executed = nbformat.read(result.output, as_version=4)
+    images = [o for c in executed.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert images, "plt.show() drew nothing: the kernel must use the inline backend, not Agg"
 
 
 def test_exception_names_notebook_cell_and_error(expectations, tmp_path):

@@ -308,7 +308,9 @@ class Sandbox:
             parts = Path(r).parts
             for i in range(2, len(parts)):
                 anc = str(Path(*parts[:i]))
-                if anc not in made and not anc.startswith("/tmp"):
+                # (a venv under /tmp, e.g. a CI clone made by mktemp -d, needs its ancestors too:
+                # they are created on the sandbox's private /tmp, never /tmp itself)
+                if anc not in made and anc != "/tmp":
                     a += ["--perms", "0755", "--dir", anc]
                     made.add(anc)
             a += ["--ro-bind", r, r]

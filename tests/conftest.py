@@ -18,7 +18,6 @@ for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
-TIMINGS_DIR = notebook_ci.REPO / "build" / "timings"
 
 
 def pytest_addoption(parser):
@@ -37,28 +36,35 @@ def _is_controller(config) -> bool:
     return not hasattr(config, "workerinput")
 
 
+def _build_dir(config) -> Path:
+    """build/ of the repository under test (a nested run on a fixture repo keeps its own)."""
+    return Path(config.getoption("--notebook-repo")).resolve() / "build"
+
+
 def pytest_sessionstart(session):
     if _is_controller(session.config):
-        for stale in TIMINGS_DIR.glob("*.json"):
+        for stale in (_build_dir(session.config) / "timings").glob("*.json"):
             stale.unlink()
 
 
 @pytest.fixture
-def record_timing():
+def record_timing(request):
     """Each notebook test leaves one JSON record; the controller merges them at the end."""
+    folder = _build_dir(request.config) / "timings"
+
     def record(entry: dict) -> None:
-        TIMINGS_DIR.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         name = entry["notebook"].replace("/", "__") + f".{entry['mode']}.json"
-        (TIMINGS_DIR / name).write_text(json.dumps(entry))
+        (folder / name).write_text(json.dumps(entry))
     return record
 
 
 def pytest_terminal_summary(terminalreporter, config):
     if not _is_controller(config):
         return
-    records = [json.loads(p.read_text()) for p in sorted(TIMINGS_DIR.glob("*.json"))]
+    records = [json.loads(p.read_text()) for p in sorted((_build_dir(config) / "timings").glob("*.json"))]
     if not records:
         return
-    notebook_ci.write_timings(records, notebook_ci.REPO / "build" / "timings.json")
+    notebook_ci.write_timings(records, _build_dir(config) / "timings.json")
     terminalreporter.section("notebook timings (also in build/timings.json)")
     terminalreporter.write_line(notebook_ci.timings_table(records))

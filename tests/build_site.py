@@ -40,7 +40,12 @@ def title_and_summary(nb) -> tuple[str, str]:
 
 
 def render(executed: Path, target: Path) -> None:
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nbformat.read(executed, as_version=4))
+    nb = nbformat.read(executed, as_version=4)
+    for cell in nb.cells:  # glued values are data for CI, not something a reader can display
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs
+                            if not any(k.startswith("application/scrapbook") for k in o.get("data", {}))]
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(body)
 

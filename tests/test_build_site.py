@@ -1,0 +1,22 @@
+"""The `make run` index: titles and summaries read from notebooks, failures visible."""
+
+import nbformat
+from build_site import index_page, title_and_summary
+
+
+def test_title_and_first_sentence():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Lecture 09 — Deep models\n\nA **VAE** is a [model](x.md). "
+                                              "It has two parts.\n\n## Objectives")]
+    assert title_and_summary(nb) == ("Lecture 09 — Deep models", "A VAE is a model.")
+
+
+def test_index_links_each_notebook_and_marks_failures():
+    rows = [{"notebook": "notebooks/01-a.ipynb", "title": "One", "summary": "s1", "page": "notebooks/01-a.html",
+             "seconds": 12.0, "problems": []},
+            {"notebook": "solutions/hw1/hw1.ipynb", "title": "HW <1>", "summary": "s2",
+             "page": "solutions/hw1/hw1.html", "seconds": 3.0, "problems": ["boom"]}]
+    page = index_page(rows, [])
+    assert "href='notebooks/01-a.html'" in page and "href='solutions/hw1/hw1.html'" in page
+    assert "HW &lt;1&gt;" in page and "12 s" in page
+    assert page.count("class=ok") == 1 and page.count("class=bad") == 1

@@ -29,17 +29,8 @@ sys.path.insert(0, str(REPO))
 
 import harness_cases as subs  # noqa: E402
 
-NBGRADER_CONFIG = """
-c = get_config()
-c.CourseDirectory.root = "."
-c.CourseDirectory.source_directory = "solutions"
-c.CourseDirectory.release_directory = "assignments"
-c.CourseDirectory.submitted_directory = "build/grading/submitted"
-c.CourseDirectory.autograded_directory = "build/grading/autograded"
-c.CourseDirectory.feedback_directory = "build/grading/feedback"
-c.CourseDirectory.db_url = "sqlite:///build/grading/gradebook.db"
-c.Execute.timeout = 60
-"""
+# Plain nbgrader reads the same layout the harness uses: the repository's own config.
+NBGRADER_CONFIG = (REPO / "nbgrader_config.py").read_text()
 
 
 def env() -> dict:

@@ -19,7 +19,6 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 
-
 def pytest_addoption(parser):
     parser.addoption("--full", action="store_true",
                      help="execute notebooks in full mode and check the full-mode expectations")

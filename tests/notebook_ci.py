@@ -29,12 +29,7 @@ DEFAULT_TIMEOUT = {"smoke": 300, "full": 900}  # whole notebook, seconds
 CELL_TIMEOUT = {"smoke": 240, "full": 600}
 # Messages of a kernel that never started (port races between parallel launches); such a run is
 # retried once. A cell error is never retried.
-KERNEL_START_ERRORS = ("Kernel didn't respond", "Address already in use", "Kernel died before replying",
-                       "kernel died", "Kernel died")
-
-
-class NotebookError(AssertionError):
-    """A notebook failed to execute or produced a value outside its expectations."""
+KERNEL_START_ERRORS = ("Kernel didn't respond", "Address already in use", "Kernel died")
 
 
 @dataclass

@@ -28,8 +28,10 @@ from pathlib import Path
 from .verdicts import (
     FLOAT_TAG,
     MAX_DEPTH,
+    MAX_INT_BITS,
     MAX_NAME,
     MIME,
+    SET_TAG,
     BadObservation,
     canonical,
     decide,
@@ -267,7 +269,7 @@ def _plain(value, depth: int = 0):
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
-        if abs(value).bit_length() > 4000:
+        if abs(value).bit_length() > MAX_INT_BITS:
             raise CannotCompare("cannot compare an integer this large")
         return int(value)
     if isinstance(value, float):
@@ -277,7 +279,7 @@ def _plain(value, depth: int = 0):
     if isinstance(value, list | tuple):
         return [_plain(v, depth + 1) for v in _bounded(value)]
     if isinstance(value, set | frozenset):
-        return {"$set": _sorted_unique(_plain(v, depth + 1) for v in _bounded(value))}
+        return {SET_TAG: _sorted_unique(_plain(v, depth + 1) for v in _bounded(value))}
     if isinstance(value, dict):
         return _plain_dict(value, depth)
     if hasattr(value, "tolist") and hasattr(value, "dtype"):   # numpy, torch, pandas

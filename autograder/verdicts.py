@@ -27,9 +27,11 @@ MAX_DEPTH = 20              # nesting of lists and objects
 MAX_LEAVES = 100_000        # numbers, strings, booleans, nulls
 MAX_CONTAINERS = 100_000    # lists and objects
 MAX_STRING = 100_000        # characters in one string (or key)
+MAX_INT_BITS = 4000         # JSON text of larger ints hits Python's int-to-str limit
 MAX_NAME = 200              # characters in a check's name
 MAX_MESSAGE = 300           # characters in a verdict's message (before the hint)
 FLOAT_TAG = "$float"        # {"$float": "nan" | "inf" | "-inf"}: JSON has no non-finite numbers
+SET_TAG = "$set"            # {"$set": [...]}: a set or frozenset (sorted, unique)
 NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 RECORD_KEYS = {"name", "kind", "value", "spec", "line"}
 
@@ -118,7 +120,11 @@ def _check_json(obj) -> None:
 
 
 def _check_leaf(value) -> None:
-    if value is None or type(value) in (bool, int):
+    if value is None or type(value) is bool:
+        return
+    if type(value) is int:
+        if value.bit_length() > MAX_INT_BITS:
+            raise BadObservation(f"an integer of more than {MAX_INT_BITS} bits")
         return
     if type(value) is float:
         if not math.isfinite(value):
@@ -289,6 +295,9 @@ def canonical(value):
     if isinstance(value, list):
         return [canonical(v) for v in value]
     if isinstance(value, dict):
+        if set(value) == {SET_TAG} and isinstance(value[SET_TAG], list):
+            items = {_key(v): canonical(v) for v in value[SET_TAG]}
+            return {SET_TAG: [items[k] for k in sorted(items)]}
         return {k: canonical(v) for k, v in value.items()}
     return value
 
@@ -307,8 +316,8 @@ def _show(value) -> str:
     if isinstance(value, dict):
         if set(value) == {FLOAT_TAG}:
             return str(value[FLOAT_TAG])
-        if set(value) == {"$set"} and isinstance(value["$set"], list):
-            return "{" + ", ".join(_show(v) for v in value["$set"]) + "}" if value["$set"] else "set()"
+        if set(value) == {SET_TAG} and isinstance(value[SET_TAG], list):
+            return "{" + ", ".join(map(_show, value[SET_TAG])) + "}" if value[SET_TAG] else "set()"
         return "{" + ", ".join(f"{_unescape(k)!r}: {_show(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(_show(v) for v in value) + "]"
@@ -578,9 +587,20 @@ def _path_problem(g, path: list | None, z: set, what: str) -> str:
         return f"does not block every {what}path"
     colliders = [m for a, m, b in zip(path, path[1:], path[2:], strict=False)
                  if g.has_edge(a, m) and g.has_edge(b, m)]
-    verb = "opens" if colliders else "leaves open"
-    how = f" (conditioning on a collider: {show_set(colliders)})" if colliders else ""
-    return f"{show_set(z)} {verb} the {what}path {show_path(g, path)}{how}"
+    if not colliders:
+        return f"{show_set(z)} leaves open the {what}path {show_path(g, path)}"
+    return (f"{show_set(z)} opens the {what}path {show_path(g, path)} "
+            f"({'; '.join(_opener(g, c, z) for c in colliders)})")
+
+
+def _opener(g, collider, z: set) -> str:
+    """Why a collider on an open path is open: it, or one of its descendants, is in ``z``."""
+    import networkx as nx
+
+    if collider in z:
+        return f"conditioning on the collider {show_node(collider)}"
+    below = sorted(show_node(n) for n in nx.descendants(g, collider) & z)
+    return f"conditioning on {below[0]}, a descendant of the collider {show_node(collider)}"
 
 
 def backdoor_problem(g, t, y, z: set, latent: set = frozenset()) -> str | None:

@@ -207,7 +207,7 @@ def _visible_record(name: str) -> dict:
              if name in (doc.get("checks") or {})}
     if len(found) > 1:   # the same name in several notebooks: Jupyter says which one runs
         session = Path(os.environ.get("JPY_SESSION_NAME", "")).stem
-        found = {nb: rec for nb, rec in found.items() if nb == session}
+        found = {session: found[session]} if session in found else found
     if len(found) != 1:
         raise _validate_hint(name, "no released expectation for this check name" if not found
                              else "several notebooks use this name")

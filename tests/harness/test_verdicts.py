@@ -259,6 +259,8 @@ def test_markov_equivalent_accepts_every_member_of_the_class():
     chain = edges("AB", "BC", "CD")
     for member in (edges("DC", "CB", "BA"), edges("BA", "BC", "CD"), edges("CB", "BA", "CD")):
         assert check("markov_equivalent", chain, member).passed, member
+    triangle = edges("AB", "BC", "AC")   # a shielded collider is no v-structure
+    assert check("markov_equivalent", triangle, edges("CA", "CB", "AB")).passed
     collider = edges("AC", "BC", "CD")
     assert check("markov_equivalent", chain, edges("AB", "CB", "CD")).message == \
         "q: 1 v-structure differs: extra A->B<-C"
@@ -274,13 +276,19 @@ def test_markov_equivalent_accepts_every_member_of_the_class():
 def test_markov_equivalence_agrees_with_enumerating_the_class():
     """Oracle: two DAGs are equivalent iff they have the same d-separations (all triples)."""
     rng = random.Random(0)
-    nodes = "ABCD"
-    for _ in range(40):
-        a, b = random_dag(rng, nodes, 0.5), random_dag(rng, nodes, 0.5)
+    nodes = "ABCDE"
+    outcomes = []
+    for _ in range(60):   # b: a's skeleton oriented along another order (often equivalent)
+        a = random_dag(rng, nodes, 0.5)
+        rank = {n: i for i, n in enumerate(rng.sample(nodes, len(nodes)))}
+        b = nx.DiGraph(sorted(e, key=rank.get) for e in a.edges)
+        b.add_nodes_from(nodes)
         same = all(nx.is_d_separator(a, {x}, {y}, set(z)) == nx.is_d_separator(b, {x}, {y}, set(z))
                    for x, y in itertools.combinations(nodes, 2)
                    for k in range(3) for z in itertools.combinations(set(nodes) - {x, y}, k))
         assert check("markov_equivalent", edges(*a.edges), edges(*b.edges)).passed is same
+        outcomes.append(same)
+    assert 10 < sum(outcomes) < 50   # both answers occur
 
 
 def test_same_cpdag():

@@ -84,6 +84,21 @@ def test_record_has_name_kind_value_spec_and_the_callers_line(published):
                           "spec": {"rtol": 1e-6, "atol": 0.0, "hint": "think"}, "line": line}]
 
 
+def test_in_ipython_the_line_is_the_cells_top_level_statement(published, monkeypatch):
+    """A helper defined above a hidden region and called inside it counts as hidden."""
+    monkeypatch.setattr("IPython.get_ipython", lambda: object())
+    cell = ("def run(name, value):\n"
+            "    check.close(name, value)\n"
+            "run('visible', 1.0)\n"
+            "### BEGIN HIDDEN TESTS\n"
+            "run('hidden', 2.0)\n"
+            "[check.equal(f'loop{i}', i) for i in range(2)]\n"
+            "### END HIDDEN TESTS\n")
+    exec(compile(cell, "<cell>", "exec"), {"check": check})
+    assert [(r["name"], r["line"]) for r in published] == \
+        [("visible", 3), ("hidden", 5), ("loop0", 6), ("loop1", 6)]
+
+
 def test_nan_and_inf_are_encoded_as_json(published):
     rec = observe(published, check.close, "p", [np.nan, np.inf, -np.inf, 1.0])
     assert rec["value"]["data"] == [{"$float": "nan"}, {"$float": "inf"}, {"$float": "-inf"}, 1.0]

@@ -231,7 +231,9 @@ def _visible_record(name: str) -> dict:
 # ------------------------------------------------------------------ values -> plain JSON data
 
 def _what(value) -> str:
-    return type(value).__name__
+    """``a float``, ``an object``: the type of a value, for messages."""
+    name = type(value).__name__
+    return ("an " if name[:1].lower() in "aeiou" else "a ") + name
 
 
 def _float(x: float):
@@ -260,11 +262,11 @@ def _array(value) -> dict:
     value = _numpy_ready(value)
     wanted = "return a float or an array of floats"
     if isinstance(value, str | bytes) or value is None:
-        raise CannotCompare(f"cannot compare a {_what(value)}: {wanted}")
+        raise CannotCompare(f"cannot compare {_what(value)}: {wanted}")
     try:
         arr = np.asarray(value)
     except Exception:
-        raise CannotCompare(f"cannot compare a {_what(value)}: {wanted} of one shape") from None
+        raise CannotCompare(f"cannot compare {_what(value)}: {wanted} of one shape") from None
     if arr.dtype.kind not in "biufO":
         raise CannotCompare(f"cannot compare an array of {arr.dtype}: {wanted}")
     if arr.size > MAX_ELEMENTS:
@@ -272,7 +274,7 @@ def _array(value) -> dict:
     try:
         arr = arr.astype(float)
     except Exception:
-        raise CannotCompare(f"cannot compare a {_what(value)}: {wanted}") from None
+        raise CannotCompare(f"cannot compare {_what(value)}: {wanted}") from None
     return {"shape": list(arr.shape), "data": [_float(x) for x in arr.ravel().tolist()]}
 
 
@@ -298,13 +300,13 @@ def _plain(value, depth: int = 0):
         return _plain_dict(value, depth)
     if hasattr(value, "tolist") and hasattr(value, "dtype"):   # numpy, torch, pandas
         return _plain(_numpy_ready(value).tolist(), depth + 1)
-    raise CannotCompare(f"cannot compare a {_what(value)}: return plain data ({PLAIN})")
+    raise CannotCompare(f"cannot compare {_what(value)}: return plain data ({PLAIN})")
 
 
 def _plain_dict(value: dict, depth: int) -> dict:
     bad = [k for k in value if not isinstance(k, str)]
     if bad:
-        raise CannotCompare(f"cannot compare a dict with {_what(bad[0])} keys: use str keys")
+        raise CannotCompare(f"cannot compare a dict with {type(bad[0]).__name__} keys: use str keys")
     # keys starting with "$" are escaped, so {"$float": ...} and {"$set": ...} stay tags
     return {("$" + k if k.startswith("$") else str(k)): _plain(v, depth + 1)
             for k, v in _bounded(value.items())}
@@ -324,7 +326,7 @@ def _sorted_unique(items) -> list:
 
 def _collection(values, what: str) -> list:
     if isinstance(values, str | bytes) or not hasattr(values, "__iter__"):
-        raise CannotCompare(f"cannot compare a {_what(values)}: return a collection of {what}")
+        raise CannotCompare(f"cannot compare {_what(values)}: return a collection of {what}")
     return _bounded(values)
 
 
@@ -334,7 +336,7 @@ def _items(values) -> list:
 
 def _raised(func, args, kwargs) -> dict:
     if not callable(func):
-        raise CannotCompare(f"cannot call a {_what(func)}: pass a function")
+        raise CannotCompare(f"cannot call {_what(func)}: pass a function")
     try:
         func(*args, **kwargs)
     except Exception as e:
@@ -351,7 +353,7 @@ def _node(x):
         return str(x)
     if isinstance(x, int) and not isinstance(x, bool):
         return int(x)
-    raise CannotCompare(f"cannot use a {_what(x)} as a node name: use strings (or integers)")
+    raise CannotCompare(f"cannot use {_what(x)} as a node name: use strings (or integers)")
 
 
 def _node_set(values) -> list:

@@ -29,6 +29,7 @@ MAX_CONTAINERS = 100_000    # lists and objects
 MAX_STRING = 100_000        # characters in one string (or key)
 MAX_INT_BITS = 4000         # JSON text of larger ints hits Python's int-to-str limit
 MAX_NAME = 200              # characters in a check's name
+MAX_PATH_NODES = 40         # graphs larger than this get no example path in messages
 MAX_MESSAGE = 300           # characters in a verdict's message (before the hint)
 FLOAT_TAG = "$float"        # {"$float": "nan" | "inf" | "-inf"}: JSON has no non-finite numbers
 SET_TAG = "$set"            # {"$set": [...]}: a set or frozenset (sorted, unique)
@@ -551,12 +552,15 @@ def open_path(g, x, y, z: set, backdoor: bool = False, budget: int = 5000) -> li
     """A path between ``x`` and ``y`` that ``z`` leaves open (into ``x`` when ``backdoor``).
 
     For messages only (the verdict comes from ``networkx.is_d_separator``); gives up after
-    ``budget`` paths, so a large graph gets the generic message.
+    ``budget`` paths (or on a graph of more than ``MAX_PATH_NODES`` nodes), so a large graph
+    gets the generic message.
     """
     import itertools
 
     import networkx as nx
 
+    if g.number_of_nodes() > MAX_PATH_NODES:
+        return None
     opened = set(z)
     for n in z:
         opened |= nx.ancestors(g, n)   # a collider is open when it or a descendant is in z

@@ -386,3 +386,12 @@ def test_backdoor_agrees_with_pgmpy_on_random_dags():
                     disagreements += ours != theirs
     assert disagreements == 0
     assert len(outcomes) > 400 and 50 < sum(outcomes) < len(outcomes) - 50   # both answers occur
+
+
+def test_a_large_graph_gets_the_verdict_without_an_example_path():
+    chain = [[f"N{i}", f"N{i + 1}"] for i in range(50)]   # N0 confounds T and Y via a long chain
+    spec = {"graph": {"edges": [*chain, ["N0", "T"], ["N50", "Y"], ["T", "Y"]]},
+            "treatment": "T", "outcome": "Y"}
+    assert check("adjustment_set", {"nodes": ["N0"]}, {"nodes": ["N25"]}, **spec).passed
+    assert check("adjustment_set", {"nodes": ["N0"]}, {"nodes": []}, **spec).message == \
+        "q: does not block every back-door path"

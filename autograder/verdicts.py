@@ -213,7 +213,7 @@ def _fail(name: str, problem: str, spec: dict) -> Verdict:
         message = message[:MAX_MESSAGE - 3] + "..."
     hint = spec.get("hint") if isinstance(spec, dict) else None
     if isinstance(hint, str) and hint.strip():
-        message += f" Hint: {hint.strip()}"
+        message += ("" if message.endswith((".", "!", "?")) else ".") + f" Hint: {hint.strip()}"
     return Verdict(False, message)
 
 

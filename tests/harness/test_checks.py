@@ -274,7 +274,7 @@ def test_interactive_pass_is_silent(released, capsys):
 
 
 def test_interactive_failure_raises_the_teaching_message(released):
-    with pytest.raises(AssertionError, match=r"^p: expected 0.25 \(rtol 1e-06\), got 0.3 Hint: think$"):
+    with pytest.raises(AssertionError, match=r"^p: expected 0.25 \(rtol 1e-06\), got 0.3\. Hint: think$"):
         check.close("p", 0.3)
     with pytest.raises(AssertionError, match="contains a descendant of T: {M}"):
         check.adjustment_set("z", ["A", "M"], graph=GRAPH, treatment="T", outcome="Y")

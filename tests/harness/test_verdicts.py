@@ -107,7 +107,7 @@ def test_message_teaches_with_the_masters_hint_and_ignores_the_students_spec():
                    hint="multiply the CPT entries")
     observed = {**rec("close", arr(0.04, shape=[])), "spec": {"rtol": 10.0, "hint": "forged"}}
     assert decide(expected, observed) == Verdict(
-        False, "p_evidence: expected 0.0287 (rtol 1e-06), got 0.04 Hint: multiply the CPT entries")
+        False, "p_evidence: expected 0.0287 (rtol 1e-06), got 0.04. Hint: multiply the CPT entries")
     observed["kind"] = "equal"   # the student's kind is ignored too
     assert not decide(expected, observed).passed
 

@@ -306,6 +306,29 @@ def test_a_master_folder_only_observes(tmp_path, monkeypatch):
     (tmp_path / "solutions" / "hw1").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "solutions" / "hw1")
     assert check.close("anything", 1.0) is None
+    with pytest.raises(AssertionError, match="anything: cannot compare a str"):
+        check.close("anything", "1.0")
+
+
+class Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("no")
+
+
+class Sabotage:
+    def __float__(self):
+        raise Unprintable()
+
+    def tolist(self):
+        raise Unprintable()
+
+    dtype = "float64"
+
+
+def test_an_exception_that_cannot_be_printed_is_still_an_error_record(published):
+    for call in (check.close, check.equal):
+        rec = observe(published, call, "q", Sabotage())
+        assert "error" in rec["value"], rec
 
 
 def test_an_authoring_error_is_loud_interactively(released):

@@ -441,9 +441,9 @@ def digraph(edges, nodes=()):
     """A networkx DiGraph from ``(u, v)`` pairs (lazy import: kernels pay for it only here)."""
     import networkx as nx
 
-    g = nx.DiGraph()
-    g.add_nodes_from(nodes)
-    g.add_edges_from(edges)
+    g = nx.DiGraph()   # sorted: messages (which path, which cycle) must not depend on hashing
+    g.add_nodes_from(sorted(nodes, key=_key))
+    g.add_edges_from(sorted(edges, key=lambda e: _key(list(e))))
     return g
 
 
@@ -479,6 +479,8 @@ def cycle_problem(g) -> str | None:
     if nx.is_directed_acyclic_graph(g):
         return None
     cycle = [u for u, _ in nx.find_cycle(g)]
+    start = cycle.index(min(cycle, key=_key))
+    cycle = cycle[start:] + cycle[:start]
     return "not a DAG: cycle " + "->".join(map(show_node, [*cycle, cycle[0]]))
 
 

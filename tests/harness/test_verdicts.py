@@ -5,14 +5,20 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
 import random
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import networkx as nx
 import pytest
 
 from autograder import verdicts as v
 from autograder.verdicts import BadObservation, Verdict, decide, decode_observation
+
+REPO = Path(__file__).resolve().parents[2]
 
 NAN, INF = {"$float": "nan"}, {"$float": "inf"}
 
@@ -395,3 +401,19 @@ def test_a_large_graph_gets_the_verdict_without_an_example_path():
     assert check("adjustment_set", {"nodes": ["N0"]}, {"nodes": ["N25"]}, **spec).passed
     assert check("adjustment_set", {"nodes": ["N0"]}, {"nodes": []}, **spec).message == \
         "q: does not block every back-door path"
+
+
+def test_messages_do_not_depend_on_hashing():
+    """Sets of edges iterate in hash order; the same submission must get the same message."""
+    code = """if True:
+        from autograder.verdicts import decide
+        pairs = [list(e) for e in ("AT", "AY", "BT", "BY", "TY", "CD", "DE", "EC")]
+        spec = {"graph": {"edges": pairs}, "treatment": "T", "outcome": "Y"}
+        rec = lambda kind, value, **spec: {"name": "q", "kind": kind, "value": value, "spec": spec}
+        print(decide(rec("adjustment_set", {"nodes": []}, **spec), rec("adjustment_set", {"nodes": []})))
+        print(decide(rec("markov_equivalent", {"edges": pairs[:5]}), rec("markov_equivalent", {"edges": pairs})))
+    """
+    outputs = {subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                              check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2", "3", "4")}
+    assert len(outputs) == 1, outputs

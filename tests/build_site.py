@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import html
 import re
+import shutil
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -24,6 +26,7 @@ import notebook_ci  # noqa: E402
 
 REPO = notebook_ci.REPO
 SITE = REPO / "build" / "site"
+DEMO = REPO / "build" / "demo-grading"     # a scratch grading workspace, never the instructor's
 
 
 def title_and_summary(nb) -> tuple[str, str]:
@@ -67,7 +70,71 @@ def run_one(notebook: str, expectations: dict) -> dict:
             "seconds": result.seconds, "problems": problems, "timing": result.timing_record()}
 
 
-def index_page(rows: list[dict], reports: list[Path]) -> str:
+def demo_batches(workers: int) -> list[dict]:
+    """Grade every assignment's variant suite as a batch of students, through the real CLI.
+
+    Each declared variant (correct answers written other ways, classic mistakes, an adversarial
+    answer) becomes one student: collect, grade (sandboxed), feedback and report run exactly as an
+    instructor would run them, in a scratch workspace under build/.
+    """
+    from autograder import variants as suite
+    from autograder.course import Course
+
+    shutil.rmtree(DEMO, ignore_errors=True)
+    course = Course(REPO, workspace=DEMO)
+    return [demo_batch(course, hw, workers) for hw in course.assignment_ids()
+            if (course.solutions / hw / suite.FILE).is_file()]
+
+
+def demo_batch(course, hw: str, workers: int) -> dict:
+    from autograder import variants as suite
+
+    names = course.notebooks(hw)
+    release = course.release_dir(hw)
+    cells = {n: nbformat.read(release / f"{n}.ipynb", as_version=4).cells for n in names}
+    notebook, variants = suite.load(course.solutions / hw / suite.FILE, names, cells)
+    incoming = DEMO / "incoming" / hw
+    for variant in variants:
+        (incoming / variant.name).mkdir(parents=True, exist_ok=True)
+        (incoming / variant.name / f"{notebook}.ipynb").write_bytes(
+            suite.patched_notebook(release / f"{notebook}.ipynb", variant))
+    cli = [sys.executable, "-m", "autograder", "--course", str(REPO), "--workspace", str(DEMO)]
+    problems = []
+    for step in (["collect", hw, str(incoming)], ["grade", hw, "--workers", str(workers)],
+                 ["feedback", hw], ["report", hw]):
+        done = subprocess.run(cli + step, capture_output=True, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+            problems.append(f"demo grading of {hw}: `{step[0]}` failed: {last}")
+            break
+    return {"hw": hw, "students": [v.name for v in variants], "problems": problems,
+            "pictures": sorted(course.reports_dir(hw).glob("*.png")),
+            "summary": course.reports_dir(hw) / "summary.md",
+            "feedback": sorted(DEMO.glob(f"feedback/*/{hw}/*.html"))}
+
+
+def demo_section(demos: list[dict]) -> str:
+    if not demos:
+        return ""
+
+    def link(path: Path, text: str) -> str:
+        return f"<a href='{html.escape(Path('..').joinpath(path.relative_to(SITE.parent)).as_posix())}'>{html.escape(text)}</a>"
+
+    parts = ["<h2>Grading demo (each assignment's variant suite graded as a class)</h2>"]
+    for d in demos:
+        status = ("<span class=ok>graded</span>" if not d["problems"]
+                  else "<span class=bad>" + html.escape("; ".join(d["problems"])) + "</span>")
+        pictures = " ".join(f"<a href='{html.escape(Path('..').joinpath(p.relative_to(SITE.parent)).as_posix())}'>"
+                            f"<img src='{html.escape(Path('..').joinpath(p.relative_to(SITE.parent)).as_posix())}' "
+                            f"alt='{html.escape(p.stem)}' style='max-width:45%'></a>" for p in d["pictures"])
+        pages = ", ".join(link(p, p.parent.parent.name) for p in d["feedback"])
+        summary = link(d["summary"], "summary") if d["summary"].is_file() else ""
+        parts.append(f"<h3>{html.escape(d['hw'])}: {len(d['students'])} students, {status} {summary}</h3>"
+                     f"<p>{pictures}</p><p>Feedback pages: {pages or 'none'}</p>")
+    return "".join(parts)
+
+
+def index_page(rows: list[dict], reports: list[Path], demos: list[dict] | None = None) -> str:
     def section(heading: str, items: list[dict]) -> str:
         if not items:
             return ""
@@ -93,6 +160,7 @@ vertical-align:top}}.summary{{color:#555;font-size:.9rem}}.ok{{color:#2a7}}.bad{
 <p>Built {time.strftime('%Y-%m-%d %H:%M')} in full mode. See <code>syllabus.md</code> for the course plan.</p>
 {section("Lectures", lectures)}{section("Assignment solutions (instructors)", masters)}
 {"<h2>Grading reports</h2><ul>" + report_links + "</ul>" if report_links else ""}
+{demo_section(demos or [])}
 </body></html>
 """
 
@@ -109,20 +177,23 @@ def main() -> int:
         for future in tqdm(as_completed(futures), total=len(futures), desc="notebooks (full mode)", unit="nb"):
             rows.append(future.result())
     rows.sort(key=lambda r: r["notebook"])
+    print("grading each assignment's variant suite as a demo class ...")
+    demos = demo_batches(args.workers)
     reports = sorted(p.relative_to(SITE.parent) for p in (REPO / "build" / "grading" / "reports").glob("*/summary.md"))
     reports = [Path("..") / p for p in reports]
     SITE.mkdir(parents=True, exist_ok=True)
-    (SITE / "index.html").write_text(index_page(rows, reports))
+    (SITE / "index.html").write_text(index_page(rows, reports, demos))
     notebook_ci.write_timings([r["timing"] for r in rows], REPO / "build" / "timings.json")
 
     print("\n" + notebook_ci.timings_table([r["timing"] for r in rows]) + "\n")
-    failed = [r for r in rows if r["problems"]]
+    failed = [r for r in rows if r["problems"]] + [d for d in demos if d["problems"]]
     for r in failed:
         print("FAILED " + "\n       ".join(r["problems"]))
     print(f"Site:      {SITE / 'index.html'}")
     print(f"Notebooks: {REPO / 'build' / 'executed' / 'full'}")
     print(f"Timings:   {REPO / 'build' / 'timings.json'}")
-    print(f"{len(rows) - len(failed)} passed, {len(failed)} failed")
+    print(f"Demo grading workspace: {DEMO}")
+    print(f"{len(rows) + len(demos) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
 

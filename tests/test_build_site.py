@@ -20,3 +20,19 @@ def test_index_links_each_notebook_and_marks_failures():
     assert "href='notebooks/01-a.html'" in page and "href='solutions/hw1/hw1.html'" in page
     assert "HW &lt;1&gt;" in page and "12 s" in page
     assert page.count("class=ok") == 1 and page.count("class=bad") == 1
+
+
+def test_index_links_demo_pictures_feedback_and_failures():
+    from build_site import DEMO
+
+    demos = [{"hw": "hw1", "students": ["correct-a", "mistake-b"], "problems": [],
+              "pictures": [DEMO / "reports" / "hw1" / "scores.png"],
+              "summary": DEMO / "reports" / "hw1" / "summary.md",
+              "feedback": [DEMO / "feedback" / "correct-a" / "hw1" / "hw1.html"]},
+             {"hw": "hw2", "students": ["x"], "problems": ["demo grading of hw2: `grade` failed: boom"],
+              "pictures": [], "summary": DEMO / "reports" / "hw2" / "missing.md", "feedback": []}]
+    page = index_page([], [], demos)
+    assert "src='../demo-grading/reports/hw1/scores.png'" in page
+    assert "href='../demo-grading/feedback/correct-a/hw1/hw1.html'>correct-a</a>" in page
+    assert "hw1: 2 students" in page and "`grade` failed: boom" in page
+    assert page.count("class=bad") == 1

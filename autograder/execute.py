@@ -370,6 +370,9 @@ async def run_notebook(nb, ref: dict, sandbox: Sandbox, deadline: float) -> dict
         return nb.cells[idx].metadata.get("nbgrader", {}).get("grade_id", idx)
 
     result = score_notebook(ref, index_of, run, limits.cell_timeout, limits.memory_mb, grade_id_of)
-    result["observations"] = {str(i): obs for i, obs in run.observations.items()}
+    # keyed by grade id (test cells) or "#INDEX" (any other cell): what expected.py reads
+    result["observations"] = {
+        str(nb.cells[i].metadata.get("nbgrader", {}).get("grade_id") or f"#{i}"): obs
+        for i, obs in run.observations.items()}
     result["executed_nb"] = nb
     return result

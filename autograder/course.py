@@ -17,6 +17,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKSPACE = Path("build") / "grading"
+SOURCE_ONLY = "variants.yml"   # in solutions/HW only (see variants.py)
 
 
 class UsageError(Exception):
@@ -125,7 +126,8 @@ class Course:
         out = []
         for p in sorted(base.rglob("*")):
             rel = p.relative_to(base)
-            if any(part.startswith(".") for part in rel.parts) or "__pycache__" in rel.parts:
+            if (any(part.startswith(".") for part in rel.parts) or "__pycache__" in rel.parts
+                    or rel.name == SOURCE_ONLY):
                 continue
             if p.is_file() and not p.is_symlink() and p.suffix != ".ipynb":
                 out.append(p)
@@ -177,6 +179,9 @@ class Course:
         ws_rel = os.path.relpath(self.workspace, self.root)
         cfg.CourseDirectory.root = str(self.root)
         cfg.CourseDirectory.source_directory = "solutions"
+        # the variant suite holds correct answers: never part of a release
+        cfg.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
+                                      SOURCE_ONLY]
         cfg.CourseDirectory.release_directory = str(release_directory or "assignments")
         cfg.CourseDirectory.submitted_directory = os.path.join(ws_rel, "submitted")
         cfg.CourseDirectory.autograded_directory = os.path.join(ws_rel, "autograded")

@@ -32,13 +32,15 @@ def run_cli(*args, check=True, cwd=None, timeout=600):
     return proc
 
 
-def fresh_course(dest: Path, release: bool = True) -> Path:
+def fresh_course(dest: Path, release: bool = True, assignments: tuple[str, ...] = ("hw1",)) -> Path:
+    """A copy of the fixture course: hw1 (legacy asserts) and hw2 (checks), released on demand."""
     shutil.copytree(FIXTURE_COURSE, dest)
     if release:
         from autograder.course import Course
         from autograder.release import release as do_release
 
-        do_release(Course(dest), "hw1")
+        for hw in assignments:
+            do_release(Course(dest), hw)
     return dest
 
 

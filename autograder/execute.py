@@ -18,7 +18,6 @@ import asyncio
 import re
 import secrets
 import time
-from collections import defaultdict
 from queue import Empty
 
 import nbformat
@@ -28,6 +27,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from .notebook import hidden_line_ranges
+from .outputs import OutputBudget
 from .sandbox import Limits, Sandbox
 
 PREAMBLE = r'''
@@ -116,29 +116,32 @@ class GradingClient(NotebookClient):
     def __init__(self, nb, km, limits: Limits, **kw):
         super().__init__(nb, km=km, **kw)
         self.limits = limits
-        self.cell_bytes: dict[int, int] = defaultdict(int)
-        self.total_bytes = 0
-        self.truncated: set[int] = set()
+        self.budget = OutputBudget(limits.output_cell_bytes, limits.output_total_bytes)
+        self.truncated = self.budget.truncated
         self.timed_out: set[int] = set()
         self.current_index = -1
 
     def output(self, outs, msg, display_id, cell_index):
-        content = msg.get("content", {})
-        size = len(content.get("text", "") or "")
-        for v in (content.get("data") or {}).values():
-            size += len(v) if isinstance(v, str) else len(str(v))
-        size += sum(len(t) for t in content.get("traceback", []) or [])
-        if (self.cell_bytes[cell_index] + size > self.limits.output_cell_bytes
-                or self.total_bytes + size > self.limits.output_total_bytes):
-            if cell_index not in self.truncated:
-                self.truncated.add(cell_index)
-                outs.append(nbformat.v4.new_output(
-                    "stream", name="stdout",
-                    text="\n[output truncated by the grader: too much output]\n"))
+        # (messages the grader consumes itself are intercepted here, above the budget: they
+        # neither count against the student's output nor get truncated)
+        kept = self.budget.admit(msg.get("content", {}), cell_index)
+        if kept is None:
             return None
-        self.cell_bytes[cell_index] += size
-        self.total_bytes += size
-        return super().output(outs, msg, display_id, cell_index)
+        return super().output(outs, {**msg, "content": kept}, display_id, cell_index)
+
+    def _update_display_id(self, display_id, msg):
+        """nbclient's display update, charged: it rewrites every earlier output with that id, and
+        each rewrite counts again (cut to fit, or skipped once that cell is full)."""
+        header = {**msg["header"], "msg_type": "display_data"}
+        for cell_idx, output_indices in self._display_id_map.get(display_id, {}).items():
+            outputs = self.nb["cells"][cell_idx]["outputs"]
+            for output_idx in output_indices:
+                kept = self.budget.admit(msg.get("content", {}), cell_idx)
+                if kept is None or output_idx >= len(outputs):
+                    continue
+                out = nbformat.v4.output_from_msg({**msg, "header": header, "content": kept})
+                outputs[output_idx]["data"] = out["data"]
+                outputs[output_idx]["metadata"] = out["metadata"]
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self.timed_out.add(self.current_index)
@@ -224,12 +227,7 @@ async def run_notebook(nb, ref: dict, sandbox: Sandbox, deadline: float) -> dict
 
     started = False
     try:
-        kw = {}
-        if not sandbox.use_bwrap:
-            kw = {"cwd": str(sandbox.work_dir), "env": sandbox.env()}
-        else:
-            kw = {"cwd": str(sandbox.base)}
-        await asyncio.wait_for(km.start_kernel(**kw), timeout=60)
+        await asyncio.wait_for(km.start_kernel(**sandbox.popen_kwargs()), timeout=60)
         started = True
         await asyncio.wait_for(client.async_start_new_kernel_client(), timeout=90)
         code = PREAMBLE % {"nonce": nonce, "modules": ref.get("guard_modules", []),
@@ -289,6 +287,7 @@ async def run_notebook(nb, ref: dict, sandbox: Sandbox, deadline: float) -> dict
             except Exception:
                 pass
         sandbox.kill_leftovers()
+        tree_flags = sandbox.verdict()   # limits of the whole process tree (cgroup, tmpfs)
 
     # ------------------------------------------------------------------ grade
     if returncode is not None and status == "crashed":
@@ -304,15 +303,16 @@ async def run_notebook(nb, ref: dict, sandbox: Sandbox, deadline: float) -> dict
         flags.append(f"cell_timeout:{nb.cells[idx].metadata.get('nbgrader', {}).get('grade_id', idx)}")
         if status == "graded":
             status, reason = "timeout", f"a cell ran longer than {limits.cell_timeout:.0f} s (interrupted)"
+    flags += [f for f in tree_flags if f not in ("memory_limit", "process_limit", "disk_limit")]
     mem = [i for i, r in replies.items() if r.get("ename") == "MemoryError"]
-    if mem:
+    if mem or "memory_limit" in tree_flags:
         flags.append("memory_limit")
         if status in ("graded", "crashed"):
             status, reason = "memory", f"memory limit ({limits.memory_mb} MB) reached"
-    if any(r.get("ename") == "BlockingIOError" for r in replies.values()):
+    if any(r.get("ename") == "BlockingIOError" for r in replies.values()) or "process_limit" in tree_flags:
         flags.append("process_limit")
     if any("No space left" in str(r.get("evalue", "")) or "File too large" in str(r.get("evalue", ""))
-           for r in replies.values()):
+           for r in replies.values()) or "disk_limit" in tree_flags:
         flags.append("disk_limit")
     if client.truncated:
         flags.append("output_truncated")

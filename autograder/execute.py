@@ -27,7 +27,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from .notebook import hidden_line_ranges
-from .outputs import OutputBudget
+from .outputs import OutputBudget, content_cost
 from .sandbox import Limits, Sandbox
 
 PREAMBLE = r'''
@@ -133,13 +133,19 @@ class GradingClient(NotebookClient):
         """nbclient's display update, charged: it rewrites every earlier output with that id, and
         each rewrite counts again (cut to fit, or skipped once that cell is full)."""
         header = {**msg["header"], "msg_type": "display_data"}
+        content = msg.get("content", {})
+        size = content_cost(content)
+        built: dict[int, tuple] = {}    # output_from_msg validates (slow): once per distinct content
         for cell_idx, output_indices in self._display_id_map.get(display_id, {}).items():
             outputs = self.nb["cells"][cell_idx]["outputs"]
             for output_idx in output_indices:
-                kept = self.budget.admit(msg.get("content", {}), cell_idx)
+                kept = self.budget.admit(content, cell_idx, size=size)
                 if kept is None or output_idx >= len(outputs):
                     continue
-                out = nbformat.v4.output_from_msg({**msg, "header": header, "content": kept})
+                if id(kept) not in built:
+                    built[id(kept)] = (kept, nbformat.v4.output_from_msg(
+                        {**msg, "header": header, "content": kept}))
+                out = built[id(kept)][1]
                 outputs[output_idx]["data"] = out["data"]
                 outputs[output_idx]["metadata"] = out["metadata"]
 

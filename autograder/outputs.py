@@ -78,8 +78,10 @@ def cut(content: dict, room: int, marker: str) -> dict:
         out["data"] = {CUTTABLE_MIME: head(plain, room) + marker}
         out["metadata"] = {}
     if "traceback" in content or "ename" in content:
-        for key in ("ename", "evalue"):
-            out[key] = head(str(content.get(key) or ""), room)
+        # the error's name and a head of its message, and the first lines of the traceback (which
+        # repeats the message at its end)
+        for key, share in (("ename", 200), ("evalue", max(0, room // 4))):
+            out[key] = head(str(content.get(key) or ""), min(room, share))
             room -= text_cost(out[key])
         lines = []
         for line in content.get("traceback") or []:
@@ -111,15 +113,16 @@ class OutputBudget:
         self.used[cell] += n
         self.used_total += n
 
-    def admit(self, content: dict, cell: int = 0) -> dict | None:
-        """The content to keep for this output of ``cell``: itself, a cut copy, or None (dropped)."""
-        size = content_cost(content)
+    def admit(self, content: dict, cell: int = 0, size: int | None = None) -> dict | None:
+        """The content to keep for this output of ``cell``: itself, a cut copy, or None (dropped).
+        ``size``: ``content_cost(content)`` when the caller already knows it."""
+        if cell in self.truncated:          # the cell already ends with a marker
+            return None
+        size = content_cost(content) if size is None else size
         room = self.left(cell)
         if size <= room:
             self._charge(cell, size)
             return content
-        if cell in self.truncated:          # the cell already ends with a marker
-            return None
         self.truncated.add(cell)
         sample = MARKER.format(n=size)
         kept = cut(content, room - text_cost(sample), "")

@@ -48,13 +48,14 @@ def unmount(path: Path) -> None:
         libc.umount2(str(path).encode(), MNT_DETACH)
 
 
-def is_full(path: Path, margin_bytes: int = 1 << 20) -> bool:
-    """True when the file system of ``path`` has (almost) no bytes or no inodes left."""
+def is_full(path: Path, margin_bytes: int = 2 << 20, margin_inodes: int = 64) -> bool:
+    """True when the file system of ``path`` has (almost) no bytes or inodes left (the margins
+    allow for the few files the kernel itself removes when it stops: sockets, connection file)."""
     try:
         st = os.statvfs(path)
     except OSError:
         return False
-    return st.f_bavail * st.f_frsize < margin_bytes or (st.f_files > 0 and st.f_favail == 0)
+    return st.f_bavail * st.f_frsize < margin_bytes or (st.f_files > 0 and st.f_favail < margin_inodes)
 
 
 def new_base() -> Path:

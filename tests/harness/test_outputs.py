@@ -91,3 +91,31 @@ def test_cut_of_non_text_data_keeps_only_the_marker():
     kept = cut({"data": {"application/json": {"a": list(range(1000))}}, "metadata": {}}, 50, "[cut]")
     assert kept["data"] == {"text/plain": "[cut]"}
     json.dumps(kept)
+
+
+def _msg(msg_type, content):
+    return {"msg_type": msg_type, "header": {"msg_type": msg_type}, "parent_header": {"msg_id": "p"},
+            "content": content, "metadata": {}}
+
+
+def test_display_updates_are_charged_in_the_grading_client():
+    """An update rewrites every earlier output with its display id: each rewrite counts."""
+    from autograder.execute import GradingClient
+    from autograder.sandbox import Limits
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x")])
+    client = GradingClient(nb, km=None, limits=Limits(output_cell_bytes=50_000, output_total_bytes=80_000))
+    client.reset_execution_trackers()
+    client.clear_before_next_output = False
+    small = {"data": {"text/plain": "'small'"}, "metadata": {}, "transient": {"display_id": "d"}}
+    for _ in range(100):
+        client.process_message(_msg("display_data", small), nb.cells[0], 0)
+    assert len(nb.cells[0].outputs) == 100
+    big = {"data": {"text/plain": "U" * 100_000}, "metadata": {}, "transient": {"display_id": "d"}}
+    for _ in range(5):
+        client.process_message(_msg("update_display_data", big), nb.cells[0], 0)
+    size = len(nbformat.writes(nb).encode()) - len(nbformat.writes(nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("x")])).encode())
+    assert size < 50_000 + 20_000, size          # not 100 x 100 kB
+    assert client.truncated == {0}
+    assert any("output truncated by the grader" in o["data"]["text/plain"] for o in nb.cells[0].outputs)

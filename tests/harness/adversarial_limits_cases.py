@@ -17,18 +17,21 @@ HEAD = "HEAD-OF-MY-OUTPUT"
 CPU_HOGS = Q1_OK + """
 
 import os, time
+gate_r, gate_w = os.pipe()
 hogs = 0
 for _ in range(100):
     try:
         if os.fork() == 0:
             os.setsid()
-            time.sleep(2)         # let the parent start them all, then spin
+            os.close(gate_w)
+            os.read(gate_r, 1)    # wait until the parent has started them all, then spin
             while True:
                 pass
         hogs += 1
     except OSError:
         break
-print('hogs started:', hogs, 'spinning from', time.time() + 2)
+os.close(gate_w)
+print('hogs started:', hogs, 'spinning from', time.time())
 time.sleep(12)
 """
 

@@ -123,7 +123,7 @@ def _fail(job: dict, err: str) -> dict:
     return {"student": job["student"], "assignment": job["hw"], "status": "crashed",
             "reason": "grading worker failed: " + err[:300], "score": 0.0,
             "max_score": job.get("max_score", 0.0), "flags": ["worker_failed"], "notebooks": {},
-            "hash": job["hash"], "sandbox": None, "sandbox_uids": [], "limits": job["limits"],
+            "hash": job["hash"], "sandbox": None, "sandbox_uids": [], "cgroup": None, "limits": job["limits"],
             "duration": None}
 
 

@@ -143,7 +143,7 @@ def _window(res: dict) -> tuple[float, float]:
 
 def test_cpu_hogs_do_not_starve_the_submissions_beside_them(adversarial):
     out = outputs(adversarial, "a_cpu_hogs")
-    assert "hogs started: 100 " in out, out[:2000]
+    assert re.search(r"hogs started:\s*100 ", out), out[:2000]   # (one print may come in pieces)
     spin_from = float(re.search(r"spinning from ([\d.]+)", out).group(1))
     spin_to = float(re.search(r"still spinning at ([\d.]+)", out).group(1))
     beside = [sid for sid in ("b_honest", "c_honest", "d_honest", "m_honest", "z_honest")

@@ -27,6 +27,7 @@ from harness_helpers import fresh_course, run_cli
 
 CELL_TIMEOUT = "20"   # generous: the machine may be loaded, and the hogs run beside the others
 NOTEBOOK_CAP = 2_000_000
+HONEST_SECONDS = 20   # an honest submission graded beside the CPU hogs must finish within this
 
 
 def _worker_pid(uid: int) -> int:
@@ -146,13 +147,14 @@ def test_cpu_hogs_do_not_starve_the_submissions_beside_them(adversarial):
     assert re.search(r"hogs started:\s*100 ", out), out[:2000]   # (one print may come in pieces)
     spin_from = float(re.search(r"spinning from ([\d.]+)", out).group(1))
     spin_to = float(re.search(r"still spinning at ([\d.]+)", out).group(1))
-    beside = [sid for sid in ("b_honest", "c_honest", "d_honest", "m_honest", "z_honest")
-              if spin_from <= _window(result(adversarial, sid))[0]
-              and _window(result(adversarial, sid))[1] <= spin_to]
+    honest = {sid: result(adversarial, sid) for sid in ("b_honest", "c_honest", "d_honest", "m_honest", "z_honest")}
+    beside = {sid: r for sid, r in honest.items()
+              if _window(r)[0] < spin_to and spin_from < _window(r)[1]}
     assert beside, "no honest submission was graded while the hogs were spinning"
-    for sid in beside:
-        res = result(adversarial, sid)
+    for sid, res in beside.items():
         assert (res["score"], res["status"]) == (6, "graded"), (sid, res["reason"])
+        # alone it takes 2-6 s even on a loaded machine; starved by the hogs, 30 s and more
+        assert res["duration"] < HONEST_SECONDS, f"{sid} took {res['duration']} s beside the hogs"
 
 
 @needs_root

@@ -23,6 +23,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .cgroups import cgroup_status
+from .cgroups import remove_leftovers as remove_leftover_cgroups
 from .course import Course, UsageError, sha256_tree
 from .notebook import build_reference
 from .release import ensure_gradebook
@@ -242,6 +243,7 @@ def grade(course: Course, hw: str, workers: int = 2, limits: Limits | None = Non
     ok, reason = cgroup_status()
     if not ok:
         warn_no_cgroup(reason)
+    remove_leftover_cgroups()   # of graders that were killed: nothing may outlive its grading
 
     ensure_gradebook(course, hw)
     refs = references(course, hw)

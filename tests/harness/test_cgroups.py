@@ -41,16 +41,18 @@ def test_whole_tree_is_capped_and_removed():
             "        break\n"
             "time.sleep(60)\n")
     proc = subprocess.Popen(cgroups.enter_argv(cg, [sys.executable, "-c", code]))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not (cg.events()["oom_kill"] and cg.events()["pids_max"]):
-        time.sleep(0.1)
-    members = cg.pids()
-    assert proc.pid in members or not _alive(proc.pid)
-    assert 1 < len(members) <= 16
-    assert cg.events()["oom_kill"] >= 1, "forked children together were not held to 96 MB"
-    assert cg.events()["pids_max"] >= 1, "the fork loop was not stopped at 16 tasks"
-    assert cg.destroy()
-    proc.wait(timeout=10)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (cg.events()["oom_kill"] and cg.events()["pids_max"]):
+            time.sleep(0.1)
+        members = cg.pids()
+        assert proc.pid in members or not _alive(proc.pid)
+        assert 1 < len(members) <= 16
+        assert cg.events()["oom_kill"] >= 1, "forked children together were not held to 96 MB"
+        assert cg.events()["pids_max"] >= 1, "the fork loop was not stopped at 16 tasks"
+    finally:
+        assert cg.destroy()
+        proc.wait(timeout=10)
     assert not any(_alive(p) for p in members)
     assert not any(d.exists() for d in cg.dirs.values())
 
@@ -61,13 +63,15 @@ def test_cpu_quota_caps_the_group():
     cg = cgroups.Cgroup.create(memory_bytes=256 << 20, pids=64, cpus=0.05)
     spin = "import os\nfor _ in range(3):\n    os.fork()\nwhile True:\n    pass\n"   # 8 spinners
     proc = subprocess.Popen(cgroups.enter_argv(cg, [sys.executable, "-c", spin]))
-    time.sleep(0.5)
-    t0 = _cpu_seconds(cg)
-    time.sleep(2.0)
-    used = _cpu_seconds(cg) - t0
-    throttled = _throttled(cg)
-    cg.destroy()
-    proc.wait(timeout=10)
+    try:
+        time.sleep(0.5)
+        t0 = _cpu_seconds(cg)
+        time.sleep(2.0)
+        used = _cpu_seconds(cg) - t0
+        throttled = _throttled(cg)
+    finally:
+        cg.destroy()
+        proc.wait(timeout=10)
     assert throttled > 0, "the group was never throttled: no CPU quota"
     assert used <= 2.0 * 0.05 + 0.05, f"8 spinners used {used:.2f} CPU-s in 2 s under a 0.05 CPU quota"
 

@@ -33,6 +33,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from .outputs import OutputBudget, content_cost
 from .sandbox import Limits, Sandbox
 from .scoring import KernelRun, score_notebook
 from .verdicts import MIME
@@ -131,9 +132,8 @@ class GradingClient(NotebookClient):
     def __init__(self, nb, km, limits: Limits, **kw):
         super().__init__(nb, km=km, **kw)
         self.limits = limits
-        self.cell_bytes: dict[int, int] = defaultdict(int)
-        self.total_bytes = 0
-        self.truncated: set[int] = set()
+        self.budget = OutputBudget(limits.output_cell_bytes, limits.output_total_bytes)
+        self.truncated = self.budget.truncated
         self.timed_out: set[int] = set()
         self.current_index = -1
         self.observations: dict[int, list] = defaultdict(list)
@@ -164,22 +164,32 @@ class GradingClient(NotebookClient):
         return super().process_message(msg, cell, cell_index)
 
     def output(self, outs, msg, display_id, cell_index):
-        content = msg.get("content", {})
-        size = len(content.get("text", "") or "")
-        for v in (content.get("data") or {}).values():
-            size += len(v) if isinstance(v, str) else len(str(v))
-        size += sum(len(t) for t in content.get("traceback", []) or [])
-        if (self.cell_bytes[cell_index] + size > self.limits.output_cell_bytes
-                or self.total_bytes + size > self.limits.output_total_bytes):
-            if cell_index not in self.truncated:
-                self.truncated.add(cell_index)
-                outs.append(nbformat.v4.new_output(
-                    "stream", name="stdout",
-                    text="\n[output truncated by the grader: too much output]\n"))
+        # (observations never get here: process_message takes them first, so they neither count
+        # against the student's output nor get truncated)
+        kept = self.budget.admit(msg.get("content", {}), cell_index)
+        if kept is None:
             return None
-        self.cell_bytes[cell_index] += size
-        self.total_bytes += size
-        return super().output(outs, msg, display_id, cell_index)
+        return super().output(outs, {**msg, "content": kept}, display_id, cell_index)
+
+    def _update_display_id(self, display_id, msg):
+        """nbclient's display update, charged: it rewrites every earlier output with that id, and
+        each rewrite counts again (cut to fit, or skipped once that cell is full)."""
+        header = {**msg["header"], "msg_type": "display_data"}
+        content = msg.get("content", {})
+        size = content_cost(content)
+        built: dict[int, tuple] = {}    # output_from_msg validates (slow): once per distinct content
+        for cell_idx, output_indices in self._display_id_map.get(display_id, {}).items():
+            outputs = self.nb["cells"][cell_idx]["outputs"]
+            for output_idx in output_indices:
+                kept = self.budget.admit(content, cell_idx, size=size)
+                if kept is None or output_idx >= len(outputs):
+                    continue
+                if id(kept) not in built:
+                    built[id(kept)] = (kept, nbformat.v4.output_from_msg(
+                        {**msg, "header": header, "content": kept}))
+                out = built[id(kept)][1]
+                outputs[output_idx]["data"] = out["data"]
+                outputs[output_idx]["metadata"] = out["metadata"]
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self.timed_out.add(self.current_index)
@@ -323,9 +333,7 @@ async def drive(nb, ref: dict, sandbox: Sandbox, deadline: float,
         cell_index, (execute_reply or {}).get("content", {}))
     started = False
     try:
-        kw = {"cwd": str(sandbox.base)} if sandbox.use_bwrap else {
-            "cwd": str(sandbox.work_dir), "env": sandbox.env()}
-        await asyncio.wait_for(km.start_kernel(**kw), timeout=60)
+        await asyncio.wait_for(km.start_kernel(**sandbox.popen_kwargs()), timeout=60)
         started = True
         await asyncio.wait_for(client.async_start_new_kernel_client(), timeout=90)
         guard = Guard(client, ref)
@@ -349,6 +357,7 @@ async def drive(nb, ref: dict, sandbox: Sandbox, deadline: float,
         run.flags.append("kernel_error")
     finally:
         run.returncode = await _stop(km, client, sandbox, started)
+        run.tree_flags = sandbox.verdict()   # limits of the whole process tree (cgroup, tmpfs)
     run.observations = dict(client.observations)
     run.observations_capped = set(client.observations_capped)
     run.timed_out = set(client.timed_out)

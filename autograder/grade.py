@@ -22,11 +22,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .cgroups import cgroup_status
+from .cgroups import remove_leftovers as remove_leftover_cgroups
 from .course import Course, UsageError, sha256_tree
 from .expected import attach, expected_checks
 from .notebook import build_reference
 from .release import ensure_gradebook
-from .sandbox import Limits, bwrap_status, warn_no_sandbox
+from .sandbox import Limits, bwrap_status, remove_leftovers, warn_no_cgroup, warn_no_sandbox
 
 
 def references(course: Course, hw: str, release_root: Path | None = None) -> dict:
@@ -57,7 +59,11 @@ RECYCLE_AFTER = 50   # jobs per worker process before it is replaced
 
 
 class WorkerProcess:
-    """A long-lived ``python -m autograder.worker --serve`` process, replaced when it fails."""
+    """A long-lived ``python -m autograder.worker --serve`` process, replaced when it fails.
+
+    Its log is the worker's stderr only: kernels never inherit it (``Sandbox.popen_kwargs``) and
+    the logs directory is outside every sandbox. Whatever the sandboxes of a killed worker left
+    (cgroups, tmpfs mounts) is removed when it is closed."""
 
     def __init__(self, log: Path):
         env = dict(os.environ)
@@ -68,7 +74,8 @@ class WorkerProcess:
         self.jobs = 0
         self.proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", "--serve"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.log, env=env, start_new_session=True)
+                                     stderr=self.log, env=env, start_new_session=True,
+                                     close_fds=True)
         self.ready = False
 
     def _readline(self, deadline: float) -> str | None:
@@ -116,6 +123,7 @@ class WorkerProcess:
                 pass
         self.proc.wait()
         self.log.close()
+        remove_leftovers(self.proc.pid)
 
 
 def run_jobs(jobs: list[dict], workers: int, desc: str, on_result=None, progress: bool = True,
@@ -243,6 +251,10 @@ def grade(course: Course, hw: str, workers: int = 2, limits: Limits | None = Non
             warn_no_sandbox(reason)
     else:
         warn_no_sandbox("sandbox disabled with --no-sandbox")
+    ok, reason = cgroup_status()
+    if not ok:
+        warn_no_cgroup(reason)
+    remove_leftover_cgroups()   # of graders that were killed: nothing may outlive its grading
 
     ensure_gradebook(course, hw)
     refs = references(course, hw)

@@ -13,8 +13,19 @@ Each submission's kernel runs as::
   else: not the course, ``solutions/``, the gradebook, other submissions or any home directory.
   The working directory is a copy of the data files on the size-capped private ``/tmp``, so a
   submission cannot fill the grader's disk.
-* Limits are set by LAUNCHER inside the sandbox, just before it execs ``ipykernel``:
-  RLIMIT_AS (memory), RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NPROC, RLIMIT_CORE=0.
+* Limits for the whole process tree (see ``cgroups.py``): one cgroup per sandbox caps the memory
+  of the tree (kernel memory and /tmp files included), its processes and threads, and its CPU rate
+  (``cpus``, one CPU by default, so a sandbox cannot starve its neighbours). The kernel joins the
+  group before it execs; after it stops, everything left in the group is killed and the group
+  removed. Without cgroups (not root, macOS) the grader says so loudly and the result carries the
+  flag ``no_cgroup``: the per-process rlimits below are then all there is.
+* As root, everything the kernel can write (its /tmp, working directory, home, and the directory
+  of the ipc sockets) lives on one tmpfs per sandbox with a cap on bytes *and* inodes
+  (``tmpfs.py``); otherwise bwrap's own size-capped tmpfs serves as /tmp.
+* The kernel inherits no file of the grader's: stdin/stdout/stderr are /dev/null, every other
+  descriptor is closed (the worker's log stays out of reach).
+* Per-process limits are set by LAUNCHER inside the sandbox, just before it execs ``ipykernel``:
+  RLIMIT_AS (memory), RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NPROC, RLIMIT_NOFILE, RLIMIT_CORE=0.
 * RLIMIT_NPROC counts processes per *real uid* and root ignores it. When the grader runs as root,
   bwrap runs privileged with every capability dropped except SETUID/SETGID, and the launcher
   switches to a fresh unprivileged uid (one per grading worker, no passwd entry) before exec: the
@@ -32,10 +43,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from . import cgroups, tmpfs
 
 SANDBOX_WORKDIR = "/tmp/work"
 SANDBOX_DATADIR = "/tmp/.data"
@@ -48,13 +60,15 @@ KERNEL_INIT = '"""The kernel-side half of the grader: checkers that observe (see
 
 @dataclass
 class Limits:
-    memory_mb: int = 2048          # RLIMIT_AS of the kernel
+    memory_mb: int = 2048          # RLIMIT_AS of the kernel, and the cgroup's cap for the whole tree
     cell_timeout: float = 60.0     # seconds per cell (interrupt, then kill)
     wall: float = 900.0            # seconds per submission (all its notebooks)
     cpu_seconds: int = 900         # RLIMIT_CPU per process
-    nproc: int = 128               # processes + threads of the sandbox uid
+    nproc: int = 128               # processes + threads of the sandbox uid (and of its cgroup)
     fsize_mb: int = 256            # largest file the kernel may write
     tmp_mb: int = 256              # size of the private /tmp
+    tmp_inodes: int = 20_000       # files + directories on the private /tmp (root only)
+    cpus: float = 1.0              # CPU rate of the whole sandbox (cgroup CFS quota)
     output_cell_bytes: int = 200_000      # outputs kept per cell
     output_total_bytes: int = 2_000_000   # outputs kept per notebook
 
@@ -85,6 +99,7 @@ lim(resource.RLIMIT_CPU, cfg["cpu_seconds"], cfg["cpu_seconds"] + 5)
 lim(resource.RLIMIT_FSIZE, cfg["fsize_mb"] * mb)
 lim(resource.RLIMIT_CORE, 0)
 lim(resource.RLIMIT_NPROC, cfg["nproc"])
+lim(resource.RLIMIT_NOFILE, 1024)
 uid = cfg.get("uid")
 if uid is not None and os.getuid() == 0:
     # the connection file is root's (0600): hand a copy to the kernel's uid
@@ -192,6 +207,24 @@ def warn_no_sandbox(reason: str) -> None:
     warnings.warn("grading without a sandbox: " + reason, RuntimeWarning, stacklevel=2)
 
 
+def warn_no_cgroup(reason: str) -> None:
+    msg = ("\n" + "!" * 78 + "\n"
+           f"!! WARNING: NO CGROUPS: {reason}.\n"
+           "!! Limits hold per process only: a submission's forked children can together use more\n"
+           "!! than the memory limit, and busy processes can starve the submissions graded beside\n"
+           "!! it. Grade as root on Linux with cgroups before grading real work (results are\n"
+           "!! flagged no_cgroup).\n"
+           + "!" * 78)
+    print(msg, file=sys.stderr)
+    warnings.warn("grading without cgroups: " + reason, RuntimeWarning, stacklevel=2)
+
+
+def remove_leftovers(worker_pid: int) -> None:
+    """Kill and remove what the sandboxes of a killed worker left (cgroups, tmpfs mounts)."""
+    cgroups.remove_leftovers(worker_pid)
+    tmpfs.remove_leftovers(worker_pid)
+
+
 def _real(p: str | Path) -> str:
     return os.path.realpath(str(p))
 
@@ -225,7 +258,11 @@ def kernel_env(work: str, home: str, pkg: str | None = None) -> dict[str, str]:
 
 
 class Sandbox:
-    """One kernel's sandbox: a scratch working dir and a socket dir, and the kernel argv."""
+    """One kernel's sandbox: a scratch working dir and a socket dir, its cgroup, the kernel argv.
+
+    Life cycle: ``Sandbox()``, :meth:`prepare` (capped tmpfs, data files, cgroup), start the kernel
+    with :meth:`argv` and :meth:`popen_kwargs`, :meth:`verdict` once it stopped (kills what is
+    left, removes the cgroup, says which tree-wide limits were hit), :meth:`cleanup`."""
 
     def __init__(self, limits: Limits, use_bwrap: bool = True):
         self.limits = limits
@@ -236,8 +273,11 @@ class Sandbox:
         # without bwrap the kernel keeps the grader's uid: the Python installation may live where
         # another uid cannot reach it (e.g. under /root); as root, RLIMIT_NPROC is then not enforced
         self.uid = sandbox_uid() if self.use_bwrap else None
-        self.base = Path(tempfile.mkdtemp(prefix="ag-"))
+        self.base = tmpfs.new_base()
         os.chmod(self.base, 0o755)
+        self.private_fs = False          # everything writable on our own capped tmpfs
+        self.cgroup: cgroups.Cgroup | None = None
+        self.cgroup_reason: str | None = None
         self.run_dir = self.base / "run"
         self.work_dir = self.base / "work"
         self.pkg_dir = self.base / "pkg"
@@ -267,7 +307,18 @@ class Sandbox:
         return SANDBOX_PKGDIR if self.use_bwrap else str(self.pkg_dir)
 
     def prepare(self, files: list[tuple[Path, str]]) -> None:
-        """Copy (source, relative name) files into the scratch working directory."""
+        """Mount the capped tmpfs, copy (source, relative name) files into the scratch working
+        directory, create the cgroup."""
+        if self.use_bwrap and is_root():
+            lim = self.limits
+            data = sum(src.stat().st_size for src, _ in files)
+            self.private_fs = tmpfs.mount_tmpfs(self.base, lim.tmp_mb * 1024 * 1024 + data + (4 << 20),
+                                                lim.tmp_inodes + len(files) + 256)
+            if self.private_fs:      # the mount hides what __init__ wrote under base: again
+                for d in (self.run_dir, self.work_dir, self.tmp_dir):
+                    d.mkdir()
+                os.chmod(self.tmp_dir, 0o1777)
+                self._write_kernel_package()
         for src, rel in files:
             dst = self.work_dir / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
@@ -280,6 +331,48 @@ class Sandbox:
             os.lchown(self.run_dir, self.uid, self.uid)
             if not self.use_bwrap:
                 os.chown(self.home, self.uid, self.uid)
+        self._make_cgroup()
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.base / "tmp"
+
+    def _make_cgroup(self) -> None:
+        ok, why = cgroups.cgroup_status()
+        if ok:
+            lim = self.limits
+            try:
+                self.cgroup = cgroups.Cgroup.create(lim.memory_mb * 1024 * 1024, lim.nproc, lim.cpus)
+            except OSError as e:
+                why = f"cannot create the sandbox's cgroup: {e}"
+        self.cgroup_reason = None if self.cgroup else why
+
+    def popen_kwargs(self) -> dict:
+        """How the kernel process is started: it inherits no file of the grader's (stdio from and
+        to /dev/null, every other descriptor closed)."""
+        kw = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
+              "stderr": subprocess.DEVNULL, "close_fds": True}
+        if self.use_bwrap:
+            return {**kw, "cwd": str(self.base)}
+        return {**kw, "cwd": str(self.work_dir), "env": self.env()}
+
+    def verdict(self) -> list[str]:
+        """Once the kernel stopped: kill what is left, remove the cgroup, and return the flags of
+        the limits the whole tree hit (``memory_limit`` for an OOM kill, ``process_limit``,
+        ``disk_limit`` for a full tmpfs, ``no_cgroup`` when there was no group to ask)."""
+        flags = []
+        if self.cgroup is None:
+            flags.append("no_cgroup")
+        else:
+            events = self.cgroup.events()
+            self.cgroup.destroy()
+            if events["oom_kill"]:
+                flags.append("memory_limit")
+            if events["pids_max"]:
+                flags.append("process_limit")
+        if self.private_fs and tmpfs.is_full(self.base):
+            flags.append("disk_limit")
+        return flags
 
     def launcher_cfg(self) -> dict:
         lim = self.limits
@@ -303,7 +396,7 @@ class Sandbox:
         py = sys.executable
         inner = [py, "-c", LAUNCHER, json.dumps(self.launcher_cfg()), "{connection_file}"]
         if not self.use_bwrap:
-            return inner
+            return self._in_cgroup(inner)
         a = [self.bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
              "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
         if is_root():
@@ -320,9 +413,12 @@ class Sandbox:
             if p.exists():
                 a += ["--ro-bind", str(p), str(p)]
         a += ["--proc", "/proc", "--dev", "/dev"]
-        if bwrap_version() >= (0, 7, 0):   # --size needs bubblewrap 0.7 (Debian 12: 0.8)
-            a += ["--size", str(self.limits.tmp_mb * 1024 * 1024)]
-        a += ["--perms", "1777", "--tmpfs", "/tmp"]
+        if self.private_fs:      # bytes and inodes capped (tmpfs.py)
+            a += ["--bind", str(self.tmp_dir), "/tmp"]
+        else:
+            if bwrap_version() >= (0, 7, 0):   # --size needs bubblewrap 0.7 (Debian 12: 0.8)
+                a += ["--size", str(self.limits.tmp_mb * 1024 * 1024)]
+            a += ["--perms", "1777", "--tmpfs", "/tmp"]
         # the Python installation and the virtualenv, read-only, at their own paths
         roots = []
         for p in {_real(sys.base_prefix), _real(sys.prefix), str(Path(sys.prefix).absolute()),
@@ -354,9 +450,16 @@ class Sandbox:
               "--chdir", "/tmp", "--clearenv"]
         for k, v in self.env().items():
             a += ["--setenv", k, v]
-        return a + ["--"] + inner
+        return self._in_cgroup(a + ["--"] + inner)
+
+    def _in_cgroup(self, argv: list[str]) -> list[str]:
+        return cgroups.enter_argv(self.cgroup, argv) if self.cgroup is not None else argv
 
     def cleanup(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.destroy()
+        if self.private_fs:
+            tmpfs.unmount(self.base)
         shutil.rmtree(self.base, ignore_errors=True)
 
     def leftover_processes(self) -> list[int]:

@@ -36,6 +36,7 @@ class KernelRun:
     tainted: dict[int, list[str]] = field(default_factory=dict)   # legacy cells: guard findings
     timed_out: set[int] = field(default_factory=set)
     truncated: bool = False
+    tree_flags: list[str] = field(default_factory=list)   # the sandbox's whole-tree limits (cgroup, tmpfs)
 
 
 @dataclass
@@ -70,6 +71,9 @@ def classify_exit(status: str, reason: str, returncode: int | None) -> tuple[str
     if sig:
         return status, reason + f" (signal {sig})", []
     return status, reason + f" (exit code {returncode})", []
+
+
+LIMIT_FLAGS = ("memory_limit", "process_limit", "disk_limit")
 
 
 def reply_flags(replies: dict[int, dict]) -> list[str]:
@@ -112,7 +116,10 @@ def run_status(run: KernelRun, cell_timeout: float, memory_mb: int,
         flags.append(f"cell_timeout:{grade_id_of(idx)}")
         if status == "graded":
             status, reason = "timeout", f"a cell ran longer than {cell_timeout:.0f} s (interrupted)"
-    limit_flags = reply_flags(run.replies)
+    # a limit is hit when a cell's error says so or the sandbox's cgroup/tmpfs saw it
+    hit = set(reply_flags(run.replies)) | set(run.tree_flags)
+    limit_flags = [f for f in LIMIT_FLAGS if f in hit]
+    flags += [f for f in run.tree_flags if f not in LIMIT_FLAGS]
     if "memory_limit" in limit_flags and status in ("graded", "crashed"):
         status, reason = "memory", f"memory limit ({memory_mb} MB) reached"
     flags += limit_flags

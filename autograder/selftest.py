@@ -32,7 +32,8 @@ from .release import _generate
 from .sandbox import Limits
 from .worker import grade_submission
 
-INFO_FLAGS = ("in_kernel_verdict:",)   # facts about the assignment, not about the submission
+# flags that describe the assignment (legacy cells) or the grading machine, not the submission
+INFO_FLAGS = ("in_kernel_verdict:", "no_cgroup")
 
 
 def _job(hw, label, files: dict, refs, data, limits, use_bwrap, tmp: Path) -> dict:

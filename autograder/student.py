@@ -113,7 +113,7 @@ def validate(course: Course, notebook: str, limits: Limits | None = None) -> tup
               f"({time.time() - t0:.1f} s, status: {res['status']})."]
     if res["reason"]:
         lines.append("Problem: " + res["reason"])
-    notes = [f for f in res["flags"] if not f.startswith(("kernelspec", "in_kernel_verdict:"))]
+    notes = [f for f in res["flags"] if not f.startswith(("kernelspec", "in_kernel_verdict:")) and f != "no_cgroup"]
     if notes:
         lines.append("The grader will undo these changes: " + ", ".join(notes))
     ok = npass == len(tests) and res["status"] == "graded"

@@ -53,7 +53,7 @@ def grade_submission(job: dict) -> dict:
                 break
             extra.append((p, str(p.relative_to(sub))))
     data = [(Path(a), rel) for a, rel in job["data_files"]]
-    notebooks, flags, sandboxed, uids = {}, [], None, []
+    notebooks, flags, sandboxed, uids, cgrouped = {}, [], None, [], None
     for name, ref in refs.items():
         path = sub / f"{name}.ipynb"
         mx = sum(c["points"] for c in ref["cells"] if c["kind"] in ("test", "manual"))
@@ -81,6 +81,7 @@ def grade_submission(job: dict) -> dict:
         uids.append(sb.uid)
         try:
             sb.prepare(extra + data)
+            cgrouped = sb.cgroup is not None
             res = asyncio.run(run_notebook_safe(nb, ref, sb, deadline))
         finally:
             sb.cleanup()
@@ -108,6 +109,7 @@ def grade_submission(job: dict) -> dict:
         "hash": job["hash"],
         "sandbox": sandboxed,
         "sandbox_uids": uids,
+        "cgroup": cgrouped,
         "limits": limits.to_dict(),
         "duration": round(time.time() - t0, 2),
         "graded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -124,7 +126,7 @@ def _fail(job: dict, err: str) -> dict:
     return {"student": job["student"], "assignment": job["hw"], "status": "crashed",
             "reason": "grading worker failed: " + err[:300], "score": 0.0,
             "max_score": job.get("max_score", 0.0), "flags": ["worker_failed"], "notebooks": {},
-            "hash": job["hash"], "sandbox": None, "sandbox_uids": [], "limits": job["limits"],
+            "hash": job["hash"], "sandbox": None, "sandbox_uids": [], "cgroup": None, "limits": job["limits"],
             "duration": None}
 
 

@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Instructor flow: release -> collect -> grade -> feedback -> export/report. "
                "Students: validate, submit.")
     p.add_argument("--course", default=None,
-                   help="course directory (solutions/, assignments/); default: the repository root")
+                   help="course directory (solutions/, assignments/); default: the current directory "
+                        "if it has one of them, else the repository root")
     p.add_argument("--workspace", default=None,
                    help="grading workspace (default: COURSE/build/grading)")
     p.add_argument("--db-url", default=None,
@@ -78,8 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="score histograms (PNG), pass rates and a Markdown summary")
     s.add_argument("hw")
 
-    s = sub.add_parser("selftest", help="master = full marks, release = zero, every test fails on the stub")
-    s.add_argument("hw")
+    s = sub.add_parser("selftest", help="master = full marks, release = zero, every test fails on the "
+                                        "stub, every variant scores as declared")
+    s.add_argument("hw", nargs="?", default=None)
+    s.add_argument("--all", action="store_true", help="every assignment of the course")
     limit_opts(s)
 
     s = sub.add_parser("validate", help="students: run the visible tests of a notebook locally")
@@ -103,6 +106,8 @@ def run(argv: list[str] | None = None) -> int:
         return 2
     course = Course(a.course, workspace=a.workspace, db_url=a.db_url)
     v = a.verb
+    if v not in ("validate", "submit"):
+        course.require_solutions()
     if v == "release":
         from .release import release
 
@@ -149,10 +154,17 @@ def run(argv: list[str] | None = None) -> int:
     elif v == "selftest":
         from .selftest import selftest
 
-        ok, table = selftest(course, a.hw, limits=_limits(a), use_bwrap=not a.no_sandbox)
-        print(table)
-        print(f"selftest {a.hw}: {'OK' if ok else 'FAILED'}")
-        return 0 if ok else 1
+        if bool(a.all) == bool(a.hw):
+            raise UsageError("selftest needs an assignment name or --all (not both)")
+        failed = []
+        for hw in (course.assignment_ids() if a.all else [a.hw]):
+            ok, table = selftest(course, hw, limits=_limits(a), use_bwrap=not a.no_sandbox)
+            print(table)
+            print(f"selftest {hw}: {'OK' if ok else 'FAILED'}")
+            failed += [] if ok else [hw]
+        if a.all:
+            print("selftest --all: " + ("OK" if not failed else "FAILED: " + ", ".join(failed)))
+        return 1 if failed else 0
     elif v == "validate":
         from .student import validate
 

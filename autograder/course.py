@@ -17,6 +17,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKSPACE = Path("build") / "grading"
+SOURCE_ONLY = "variants.yml"   # in solutions/HW only (see variants.py)
 
 
 class UsageError(Exception):
@@ -58,16 +59,30 @@ def sha256_tree(root: Path) -> str:
     return h.hexdigest()
 
 
+def looks_like_course(path: Path) -> bool:
+    return (path / "assignments").is_dir() or (path / "solutions").is_dir()
+
+
+def default_root() -> Path:
+    """The current directory when it looks like a course (a student's clone), else this repository."""
+    cwd = Path.cwd()
+    return cwd if looks_like_course(cwd) else REPO_ROOT
+
+
 class Course:
+    """A course directory. A student's checkout has ``assignments/`` but no ``solutions/``: the
+    student verbs work there (``has_solutions`` is False); the instructor verbs need the masters."""
+
     def __init__(self, root: str | Path | None = None, workspace: str | Path | None = None,
                  db_url: str | None = None):
-        self.root = Path(root or REPO_ROOT).resolve()
+        self.root = Path(root or default_root()).resolve()
         if not self.root.is_dir():
             raise UsageError(f"course directory not found: {self.root}")
-        if not (self.root / "solutions").is_dir():
-            raise UsageError(f"not a course directory (no solutions/ folder): {self.root}")
+        if not looks_like_course(self.root):
+            raise UsageError(f"not a course directory (no solutions/ or assignments/ folder): {self.root}")
         self.solutions = self.root / "solutions"
         self.assignments = self.root / "assignments"
+        self.has_solutions = self.solutions.is_dir()
         ws = Path(workspace) if workspace else self.root / WORKSPACE
         self.workspace = ws if ws.is_absolute() else (Path.cwd() / ws)
         self.workspace = self.workspace.resolve()
@@ -75,22 +90,32 @@ class Course:
         self.course_id = "default_course"
 
     # ------------------------------------------------------------------ layout
+    def require_solutions(self) -> None:
+        if not self.has_solutions:
+            raise UsageError(f"not a course directory (no solutions/ folder): {self.root} "
+                             "(students: only `validate` and `submit` work in a checkout)")
+
+    @property
+    def source(self) -> Path:
+        """Where the assignments are listed: the masters, or the releases in a student checkout."""
+        return self.solutions if self.has_solutions else self.assignments
+
     def assignment_ids(self) -> list[str]:
-        return sorted(p.name for p in self.solutions.iterdir()
+        return sorted(p.name for p in self.source.iterdir()
                       if p.is_dir() and not p.name.startswith((".", "_")))
 
     def check_assignment(self, hw: str) -> None:
         if not hw or "/" in hw or hw.startswith("."):
             raise UsageError(f"invalid assignment name: {hw!r}")
-        if not (self.solutions / hw).is_dir():
+        if not (self.source / hw).is_dir():
             known = ", ".join(self.assignment_ids()) or "none"
             raise UsageError(f"unknown assignment {hw!r} (known: {known})")
         if not self.notebooks(hw):
-            raise UsageError(f"assignment {hw!r} has no notebooks in {self.solutions / hw}")
+            raise UsageError(f"assignment {hw!r} has no notebooks in {self.source / hw}")
 
     def notebooks(self, hw: str) -> list[str]:
-        """Notebook names (without .ipynb) of an assignment, from its master folder."""
-        return sorted(p.stem for p in (self.solutions / hw).glob("*.ipynb"))
+        """Notebook names (without .ipynb) of an assignment, from its master (else release) folder."""
+        return sorted(p.stem for p in (self.source / hw).glob("*.ipynb"))
 
     def release_dir(self, hw: str) -> Path:
         return self.assignments / hw
@@ -101,7 +126,8 @@ class Course:
         out = []
         for p in sorted(base.rglob("*")):
             rel = p.relative_to(base)
-            if any(part.startswith(".") for part in rel.parts) or "__pycache__" in rel.parts:
+            if (any(part.startswith(".") for part in rel.parts) or "__pycache__" in rel.parts
+                    or rel.name == SOURCE_ONLY):
                 continue
             if p.is_file() and not p.is_symlink() and p.suffix != ".ipynb":
                 out.append(p)
@@ -153,6 +179,9 @@ class Course:
         ws_rel = os.path.relpath(self.workspace, self.root)
         cfg.CourseDirectory.root = str(self.root)
         cfg.CourseDirectory.source_directory = "solutions"
+        # the variant suite holds correct answers: never part of a release
+        cfg.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
+                                      SOURCE_ONLY]
         cfg.CourseDirectory.release_directory = str(release_directory or "assignments")
         cfg.CourseDirectory.submitted_directory = os.path.join(ws_rel, "submitted")
         cfg.CourseDirectory.autograded_directory = os.path.join(ws_rel, "autograded")

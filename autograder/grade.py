@@ -23,17 +23,28 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .course import Course, UsageError, sha256_tree
+from .expected import attach, expected_checks
 from .notebook import build_reference
 from .release import ensure_gradebook
 from .sandbox import Limits, bwrap_status, warn_no_sandbox
 
 
 def references(course: Course, hw: str, release_root: Path | None = None) -> dict:
+    """Per-notebook references (structure only; ``expected.attach`` adds the checks)."""
     rel = release_root or course.release_dir(hw)
     refs = {}
     for name in course.notebooks(hw):
         refs[name] = build_reference(course.solutions / hw / f"{name}.ipynb", rel / f"{name}.ipynb")
     return refs
+
+
+def checked_references(course: Course, hw: str, limits: Limits | None = None,
+                       use_bwrap: bool = True) -> dict:
+    """References with the master's expectations attached (the master runs once, cached)."""
+    refs = references(course, hw)
+    rel = course.release_dir(hw)
+    data = [[str(p), str(p.relative_to(rel))] for p in course.data_files(hw) if rel in p.parents]
+    return attach(refs, expected_checks(course, hw, refs, data, limits, use_bwrap))
 
 
 def submission_hash(course: Course, hw: str, student: str, ref_hash: str) -> str:
@@ -238,6 +249,8 @@ def grade(course: Course, hw: str, workers: int = 2, limits: Limits | None = Non
     ref_hash = course.master_hash(hw)
     data_files = [[str(p), str(p.relative_to(course.release_dir(hw)))]
                   for p in course.data_files(hw) if course.release_dir(hw) in p.parents]
+    # the master runs once per batch (cached by its content hash), before any student
+    attach(refs, expected_checks(course, hw, refs, data_files, limits, use_bwrap))
     rdir = course.results_dir(hw)
     rdir.mkdir(parents=True, exist_ok=True)
     max_score = sum(c["points"] for r in refs.values() for c in r["cells"] if c["kind"] in ("test", "manual"))

@@ -1,7 +1,10 @@
 """``release HW``: generate ``assignments/HW`` (student version) from ``solutions/HW`` with nbgrader.
 
 nbgrader removes solutions and hidden tests, locks the test cells, computes checksums and records
-the assignment (cells, points) in the gradebook. ``ensure_gradebook`` does the same into a scratch
+the assignment (cells, points) in the gradebook. The release also gets
+``.autograder/visible_checks.json``: what the master observed for every *visible* check (never a
+hidden one), so checks can decide locally in a student's own Jupyter and ``validate`` works
+without ``solutions/``. ``ensure_gradebook`` does the same into a scratch
 release folder when a workspace is fresh (e.g. a clean clone with committed ``assignments/``).
 """
 
@@ -48,7 +51,32 @@ def release(course: Course, hw: str) -> Path:
     # nbgrader copies everything; drop caches that are never part of a release
     for junk in list(out.rglob("__pycache__")) + list(out.rglob(".ipynb_checkpoints")):
         shutil.rmtree(junk, ignore_errors=True)
+    write_visible_checks(course, hw)
     return out
+
+
+def fresh_visible_checks(course: Course, hw: str, release_root: Path | None = None,
+                         use_bwrap: bool = True) -> dict:
+    """The visible checks of ``hw`` as the master observes them now (runs the master, cached)."""
+    from .expected import expected_checks, visible_checks
+    from .grade import references
+
+    rel = release_root or course.release_dir(hw)
+    refs = references(course, hw, release_root=rel)
+    data = [[str(p), str(p.relative_to(rel))] for p in sorted(rel.rglob("*"))
+            if p.is_file() and p.suffix != ".ipynb"
+            and not any(s.startswith(".") for s in p.relative_to(rel).parts)]
+    return visible_checks(expected_checks(course, hw, refs, data, use_bwrap=use_bwrap))
+
+
+def write_visible_checks(course: Course, hw: str) -> Path:
+    """``assignments/HW/.autograder/visible_checks.json`` (a dot-folder: never a data file)."""
+    from .expected import VISIBLE_FILE, dump_visible
+
+    path = course.release_dir(hw) / VISIBLE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dump_visible(fresh_visible_checks(course, hw)))
+    return path
 
 
 def ensure_gradebook(course: Course, hw: str) -> None:

@@ -40,6 +40,10 @@ from pathlib import Path
 SANDBOX_WORKDIR = "/tmp/work"
 SANDBOX_DATADIR = "/tmp/.data"
 SANDBOX_HOME = "/tmp/home"
+SANDBOX_PKGDIR = "/tmp/.grader"   # read-only: the kernel-side checkers (``from autograder import checks``)
+# the only harness files a kernel sees: what a test cell imports, nothing else of the course
+KERNEL_MODULES = ("checks.py", "verdicts.py")
+KERNEL_INIT = '"""The kernel-side half of the grader: checkers that observe (see checks.py)."""\n'
 
 
 @dataclass
@@ -101,9 +105,14 @@ if cfg.get("workdir"):
     shutil.copytree(cfg["datadir"], cfg["workdir"], dirs_exist_ok=True)
     os.chdir(cfg["workdir"])
 os.environ.pop("JPY_PARENT_PID", None)
-os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", conn,
+# -P: neither Python nor IPython (safe_path) puts the working directory in front of sys.path; the
+# boot code appends it at the END, so a submitted numpy.py or autograder.py cannot shadow anything
+os.execv(sys.executable, [sys.executable, "-P", "-c", cfg["boot"], "-f", conn,
                           "--HistoryManager.hist_file=:memory:", "--Application.log_level=CRITICAL"])
 """
+
+BOOT = ("import os, sys; sys.path.append(os.getcwd()); "
+        "from ipykernel import kernelapp; kernelapp.launch_new_instance()")
 
 ETC_FILES = ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd",
              "group", "ssl", "ca-certificates", "fonts", "alternatives", "mime.types",
@@ -187,7 +196,7 @@ def _real(p: str | Path) -> str:
     return os.path.realpath(str(p))
 
 
-def kernel_env(work: str, home: str) -> dict[str, str]:
+def kernel_env(work: str, home: str, pkg: str | None = None) -> dict[str, str]:
     venv_bin = str(Path(sys.executable).parent)
     return {
         "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
@@ -210,6 +219,8 @@ def kernel_env(work: str, home: str) -> dict[str, str]:
         "MKL_NUM_THREADS": "1",
         "NUMEXPR_NUM_THREADS": "1",
         "COURSE_GRADING": "1",
+        "NBGRADER_EXECUTION": "autograde",
+        **({"PYTHONPATH": pkg} if pkg else {}),
     }
 
 
@@ -229,14 +240,31 @@ class Sandbox:
         os.chmod(self.base, 0o755)
         self.run_dir = self.base / "run"
         self.work_dir = self.base / "work"
+        self.pkg_dir = self.base / "pkg"
         self.run_dir.mkdir()
         self.work_dir.mkdir()
+        self._write_kernel_package()
         if not self.use_bwrap:
             # without bwrap the paths are real host paths
             self.home = str(self.base / "home")
             Path(self.home).mkdir()
         else:
             self.home = SANDBOX_HOME
+
+    def _write_kernel_package(self) -> None:
+        """A copy of the kernel-side modules (read-only in the sandbox), first on sys.path."""
+        here = Path(__file__).resolve().parent
+        pkg = self.pkg_dir / "autograder"
+        pkg.mkdir(parents=True)
+        (pkg / "__init__.py").write_text(KERNEL_INIT)
+        for name in KERNEL_MODULES:
+            if (here / name).is_file():
+                shutil.copyfile(here / name, pkg / name)
+        for p in [self.pkg_dir, pkg, *pkg.iterdir()]:
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+
+    def pkg_in_kernel(self) -> str:
+        return SANDBOX_PKGDIR if self.use_bwrap else str(self.pkg_dir)
 
     def prepare(self, files: list[tuple[Path, str]]) -> None:
         """Copy (source, relative name) files into the scratch working directory."""
@@ -258,7 +286,7 @@ class Sandbox:
         nproc = lim.nproc
         if self.uid is None:
             nproc = _user_process_count() + lim.nproc
-        return {"memory_mb": lim.memory_mb, "cpu_seconds": int(lim.cpu_seconds),
+        return {"boot": BOOT, "memory_mb": lim.memory_mb, "cpu_seconds": int(lim.cpu_seconds),
                 "fsize_mb": lim.fsize_mb, "nproc": nproc, "uid": self.uid, "home": self.home,
                 "workdir": SANDBOX_WORKDIR if self.use_bwrap else None,
                 "datadir": SANDBOX_DATADIR if self.use_bwrap else None,
@@ -269,7 +297,7 @@ class Sandbox:
         return SANDBOX_WORKDIR if self.use_bwrap else str(self.work_dir)
 
     def env(self) -> dict[str, str]:
-        return kernel_env(self.workdir_in_kernel(), self.home)
+        return kernel_env(self.workdir_in_kernel(), self.home, self.pkg_in_kernel())
 
     def argv(self) -> list[str]:
         py = sys.executable
@@ -321,6 +349,7 @@ class Sandbox:
                 made.add(anc)
         a += ["--bind", str(self.run_dir), str(self.run_dir),
               "--ro-bind", str(self.work_dir), SANDBOX_DATADIR,
+              "--ro-bind", str(self.pkg_dir), SANDBOX_PKGDIR,
               "--perms", "0777", "--dir", SANDBOX_HOME,
               "--chdir", "/tmp", "--clearenv"]
         for k, v in self.env().items():

@@ -1,19 +1,22 @@
 """Student verbs: ``validate NOTEBOOK`` (run the visible tests locally) and ``submit HW``.
 
-``validate`` grades the notebook the way the grader will, with the visible tests only (built from
-the released notebook, so it works without ``solutions/``): locked cells are restored, and edits
+``validate`` grades the notebook the way the grader will (same sandbox, same scoring), with the
+visible tests only: expectations of visible checks come from the master when ``solutions/`` is
+there, else from the release's ``.autograder/visible_checks.json`` (a student's checkout): locked cells are restored, and edits
 that the grader would undo are reported. ``submit`` packages the assignment's notebooks into a zip
 named for upload (``HW_submission.zip`` or ``HW_STUDENTID.zip``).
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 from .course import Course, UsageError
+from .expected import VISIBLE_FILE, attach, expected_checks, records_from_visible
 from .notebook import (
     HIDDEN_BEGIN,
     HIDDEN_END,
@@ -47,6 +50,32 @@ def _reference(course: Course, path: Path) -> tuple[dict, Path]:
     return ref, data_dir
 
 
+def _visible_records(course: Course, path: Path, ref: dict, data: list, limits: Limits) -> dict:
+    """Expectations of the visible checks: from the master when ``solutions/`` is there (run once,
+    cached in the workspace), else from the release's ``.autograder/visible_checks.json``."""
+    hw = path.parent.name
+    if (course.solutions / hw / path.name).is_file():
+        refs = {n: build_reference(course.solutions / hw / f"{n}.ipynb",
+                                   course.release_dir(hw) / f"{n}.ipynb")
+                for n in sorted(p.stem for p in (course.solutions / hw).glob("*.ipynb"))}
+        rel = course.release_dir(hw)
+        base = rel if rel.is_dir() else course.solutions / hw
+        mdata = [[str(p), str(p.relative_to(base))] for p in course.data_files(hw) if base in p.parents]
+        return expected_checks(course, hw, refs, mdata, limits, bwrap_status()[0])
+    shipped = course.release_dir(hw) / VISIBLE_FILE
+    if not shipped.is_file():
+        shipped = path.parent / VISIBLE_FILE
+    if shipped.is_file():
+        try:
+            return records_from_visible(json.loads(shipped.read_text()))
+        except (OSError, ValueError) as e:
+            raise UsageError(f"cannot read {shipped}: {e}") from None
+    if any("autograder import checks" in c["source_full"] for c in ref["cells"] if c["kind"] == "test"):
+        raise UsageError(f"{VISIBLE_FILE} of {hw} is missing: restore it from the course repository "
+                         "(git checkout assignments/) and validate again")
+    return {}
+
+
 def validate(course: Course, notebook: str, limits: Limits | None = None) -> tuple[bool, str]:
     path = Path(notebook).resolve()
     if not path.is_file():
@@ -63,6 +92,7 @@ def validate(course: Course, notebook: str, limits: Limits | None = None) -> tup
     data = [[str(p), str(p.relative_to(data_dir))] for p in sorted(data_dir.rglob("*"))
             if p.is_file() and p.suffix != ".ipynb"
             and not any(s.startswith(".") for s in p.relative_to(data_dir).parts)][:200]
+    attach({name: ref}, _visible_records(course, path, ref, data, limits), visible_only=True)
     with tempfile.TemporaryDirectory(prefix="ag-validate-") as t:
         sub = Path(t) / "sub"
         sub.mkdir()
@@ -83,7 +113,7 @@ def validate(course: Course, notebook: str, limits: Limits | None = None) -> tup
               f"({time.time() - t0:.1f} s, status: {res['status']})."]
     if res["reason"]:
         lines.append("Problem: " + res["reason"])
-    notes = [f for f in res["flags"] if not f.startswith("kernelspec")]
+    notes = [f for f in res["flags"] if not f.startswith(("kernelspec", "in_kernel_verdict:"))]
     if notes:
         lines.append("The grader will undo these changes: " + ", ".join(notes))
     ok = npass == len(tests) and res["status"] == "graded"

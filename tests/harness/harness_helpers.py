@@ -24,6 +24,8 @@ def run_cli(*args, check=True, cwd=None, timeout=600):
     """Run ``python -m autograder ARGS`` like a user; return the CompletedProcess."""
     env = dict(os.environ)
     env["PATH"] = "/usr/bin:/bin"   # the harness must not need the venv on PATH (alembic)
+    if cwd is not None:   # this checkout's autograder, whatever the working directory
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     proc = subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=cwd or REPO,
                           capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
@@ -32,13 +34,15 @@ def run_cli(*args, check=True, cwd=None, timeout=600):
     return proc
 
 
-def fresh_course(dest: Path, release: bool = True) -> Path:
+def fresh_course(dest: Path, release: bool = True, assignments: tuple[str, ...] = ("hw1",)) -> Path:
+    """A copy of the fixture course: hw1 (legacy asserts) and hw2 (checks), released on demand."""
     shutil.copytree(FIXTURE_COURSE, dest)
     if release:
         from autograder.course import Course
         from autograder.release import release as do_release
 
-        do_release(Course(dest), "hw1")
+        for hw in assignments:
+            do_release(Course(dest), hw)
     return dest
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from notebook_ci import REPO
 
-DOCS = ["README.md", "syllabus.md", "CONTRIBUTING.md", "docs/grading.md"]
+DOCS = ["README.md", "syllabus.md", "CONTRIBUTING.md", "docs/grading.md", "docs/authoring.md"]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 

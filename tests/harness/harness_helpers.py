@@ -24,6 +24,8 @@ def run_cli(*args, check=True, cwd=None, timeout=600):
     """Run ``python -m autograder ARGS`` like a user; return the CompletedProcess."""
     env = dict(os.environ)
     env["PATH"] = "/usr/bin:/bin"   # the harness must not need the venv on PATH (alembic)
+    if cwd is not None:   # this checkout's autograder, whatever the working directory
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     proc = subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=cwd or REPO,
                           capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:

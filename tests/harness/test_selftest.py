@@ -38,3 +38,28 @@ def test_selftest_broken_assignment_fails(tmp_path):
     assert "stub fails hw1:q3_test" in proc.stdout and "PASSES" in proc.stdout
     assert "master passes hw1:q1_test" in proc.stdout
     json.dumps(proc.stdout)
+
+
+def test_selftest_grades_the_variant_suite(tmp_path):
+    import shutil
+
+    course = tmp_path / "c"
+    shutil.copytree(FIXTURE_COURSE, course)
+    run_cli("--course", course, "release", "hw2")
+    proc = run_cli("--course", course, "selftest", "hw2", "--timeout", "20")
+    assert "selftest hw2: OK" in proc.stdout
+    assert "variant adversarial-always-equal (adversarial): hw2:q1_test" in proc.stdout
+    assert "visible_checks.json has no hidden check" in proc.stdout
+    suite = course / "solutions" / "hw2" / "variants.yml"
+    suite.write_text(suite.read_text().replace(
+        "expect: {q1_test: 2, q2_test: 2, q3_test: 0, q4_test: 1}",
+        "expect: {q1_test: 2, q2_test: 2, q3_test: 3, q4_test: 1}"))   # claims the mistake passes
+    shipped = course / "assignments" / "hw2" / ".autograder" / "visible_checks.json"
+    shipped.write_text(shipped.read_text().replace('"q1_weighted"', '"q1_study"', 1))
+    proc = run_cli("--course", course, "selftest", "hw2", "--timeout", "20", check=False)
+    assert proc.returncode == 1 and "selftest hw2: FAILED" in proc.stdout
+    bad = [ln for ln in proc.stdout.splitlines() if ln.rstrip().endswith("FAIL")]
+    assert any("variant mistake-naive-difference (mistake): hw2:q3_test" in ln for ln in bad), bad
+    assert any("visible_checks.json up to date" in ln for ln in bad), bad
+    assert any("has no hidden check" in ln and "q1_study" in ln for ln in bad), bad
+    assert len(bad) == 3, bad

@@ -85,3 +85,66 @@ def test_no_sandbox_fallback_warns_and_keeps_scores(tmp_path):
               for sid in "ab"}
     assert (scores["a"]["score"], scores["b"]["score"]) == (6, 2)
     assert scores["a"]["sandbox"] is False
+
+
+HW2_OK = {
+    "q1_answer": "def weighted_mean(x, w):\n    return float(np.average(x, weights=w))",
+    "q2_answer": "def standardize(x):\n    x = np.asarray(x, float)\n    return (x - x.mean()) / x.std()",
+    "q3_answer": "def ate_ipw(y, t, e):\n    y, t, e = (np.asarray(a, float) for a in (y, t, e))\n"
+                 "    return float(np.mean(t * y / e) - np.mean((1 - t) * y / (1 - e)))",
+    "q4_answer": "def treated_ids(t):\n    return [i for i, v in enumerate(t) if v == 1]",
+}
+NAIVE_Q3 = ("def ate_ipw(y, t, e):\n    y, t = np.asarray(y, float), np.asarray(t)\n"
+            "    return float(y[t == 1].mean() - y[t == 0].mean())")
+
+
+def _hw2(release, answers):
+    import nbformat
+
+    nb = nbformat.read(str(release), as_version=4)
+    for c in nb.cells:
+        gid = c.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            c.source = answers[gid]
+    return nbformat.writes(nb).encode()
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory):
+    """A student's clone: released hw1 and hw2, no solutions/."""
+    import shutil
+
+    root = fresh_course(tmp_path_factory.mktemp("checkout") / "c", assignments=("hw1", "hw2"))
+    shutil.rmtree(root / "solutions")
+    return root
+
+
+def test_validate_in_a_checkout_without_solutions(checkout):
+    release = checkout / "assignments" / "hw2" / "hw2.ipynb"
+    assert (checkout / "assignments" / "hw2" / ".autograder" / "visible_checks.json").is_file()
+    release.write_bytes(_hw2(release, {**HW2_OK, "q3_answer": NAIVE_Q3}))
+    proc = run_cli("validate", "assignments/hw2/hw2.ipynb", cwd=checkout)   # no --course
+    assert "4/4 test cells pass" in proc.stdout, proc.stdout   # the naive answer fails only hidden checks
+    release.write_bytes(_hw2(release, {**HW2_OK, "q4_answer": "def treated_ids(t):\n    return [0]"}))
+    proc = run_cli("validate", "assignments/hw2/hw2.ipynb", cwd=checkout, check=False)
+    assert proc.returncode == 1 and "[FAIL] q4_test" in proc.stdout
+    assert "Positions start at 0" in proc.stdout            # the visible check's hint
+    assert "q4_study" not in proc.stdout and "in_kernel_verdict" not in proc.stdout
+    proc = run_cli("validate", "assignments/hw1/hw1.ipynb", cwd=checkout, check=False)
+    assert proc.returncode == 1 and "[FAIL] q1_test" in proc.stdout   # legacy asserts still work
+
+
+def test_validate_with_solutions_uses_the_master_visible_checks_only(tmp_path):
+    course = fresh_course(tmp_path / "c", assignments=("hw2",))
+    nb = tmp_path / "hw2" / "hw2.ipynb"
+    nb.parent.mkdir()
+    nb.write_bytes(_hw2(course / "assignments" / "hw2" / "hw2.ipynb", {**HW2_OK, "q3_answer": NAIVE_Q3}))
+    proc = run_cli("--course", course, "validate", nb)
+    assert "4/4 test cells pass" in proc.stdout
+
+
+def test_submit_in_a_checkout_and_instructor_verbs_refuse(checkout, tmp_path):
+    run_cli("submit", "hw2", "--output", tmp_path / "up.zip", cwd=checkout)
+    assert zipfile.ZipFile(tmp_path / "up.zip").namelist() == ["hw2.ipynb"]
+    proc = run_cli("grade", "hw2", cwd=checkout, check=False)
+    assert proc.returncode == 2 and "no solutions/ folder" in proc.stderr

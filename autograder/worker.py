@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 
+from .lateness import submission_time
 from .notebook import InvalidNotebook, normalise, read_notebook, unanswered_cells
 from .sandbox import Limits, Sandbox
 
@@ -95,6 +96,9 @@ def grade_submission(job: dict) -> dict:
         notebooks[name] = res
     for r in notebooks.values():
         flags += r["flags"]
+    _, stamp_flag = submission_time(sub)     # lateness itself is the gradebook merge's
+    if stamp_flag:
+        flags.append(stamp_flag)
     statuses = [r["status"] for r in notebooks.values()]
     status = worst_status(statuses)
     reasons = [f"{n}: {r['reason']}" for n, r in notebooks.items() if r.get("reason")]

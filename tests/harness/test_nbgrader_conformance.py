@@ -80,7 +80,7 @@ def legacy(tmp_path_factory):
     """Course ``legacy``: release ps1, collect folders + a Canvas LATE file, grade once."""
     root = tmp_path_factory.mktemp("conformance-legacy")
     course = root / "course"
-    _copy("submitted-unchanged", course / "solutions" / "ps1" / "p1.ipynb")
+    _legacy_master(course / "solutions" / "ps1" / "p1.ipynb")
     (course / "course.yml").write_text(
         f"assignments:\n  ps1: {{due: \"{DUE}\"}}\n"
         "late_policy: {method: per_day, percent_per_day: 10, max_percent: 50}\n")
@@ -112,14 +112,17 @@ def autotest(tmp_path_factory):
         _copy(master, course / "solutions" / hw / "p1.ipynb")
     _v0_master(course / "solutions" / "v0" / "p1.ipynb")
     shutil.copyfile(FILES / "jupyter.png", course / "solutions" / "hidtests" / "jupyter.png")
-    for hw in [*masters, "v0"]:
-        run_cli("--course", course, "release", hw)
+    released = {hw: run_cli("--course", course, "release", hw, check=False)
+                for hw in [*masters, "v0"]}
     subs = {hw: {sid: FILES / f"{f}.ipynb" for sid, (f, _, _) in spec[1].items()}
             for hw, spec in AUTOTEST.items()}
-    subs["hidtests"] = {"foo": course / "assignments" / "hidtests" / "p1.ipynb"}
+    subs["hidtests"] = {"foo": FILES / "test-hidden-tests.ipynb"}
     subs["v0"] = {"old": FILES / "test-v0.ipynb"}
     exports = {}
     for hw, students in subs.items():
+        if released[hw].returncode:
+            exports[hw] = released[hw].stderr
+            continue
         inc = root / "incoming" / hw
         for sid, src in students.items():
             (inc / sid).mkdir(parents=True)
@@ -128,6 +131,22 @@ def autotest(tmp_path_factory):
         run_cli("--course", course, "grade", hw, *GRADE)
         exports[hw] = _export(course, hw)
     return {"course": course, "export": exports}
+
+
+def _legacy_master(dest: Path) -> None:
+    """nbgrader's tests release ``submitted-unchanged.ipynb`` itself; the harness refuses a master
+    whose tests fail (``release`` runs it), so the answers go into solution regions: nbgrader
+    generates the same student version from both."""
+    import nbformat
+
+    nb = nbformat.read(str(FILES / "submitted-unchanged.ipynb"), as_version=4)
+    answers = {"set_a": "a = 1", "baz": "An answer!", "quux": "b = 2"}
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = f"### BEGIN SOLUTION\n{answers[gid]}\n### END SOLUTION"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(dest))
 
 
 def _v0_master(dest: Path) -> None:

@@ -7,8 +7,9 @@ fixture courses are built and each assignment is graded once per session:
 
 * ``legacy``: ps1 = ``submitted-unchanged.ipynb`` (7 points: tests foo, bar; manual baz, quux),
   due 2015-02-02 14:58:23.948203 America/Los_Angeles (``course.yml``), a per-day late policy;
-* ``autotest``: the AUTOTEST assignments with ``autotests.yml`` at the course root, the
-  hidden-tests notebook and an old (schema v0) notebook.
+* ``autotest``: one assignment whose notebooks are the AUTOTEST masters (``autotests.yml`` at the
+  course root) and an old (schema v0) notebook; and the hidden-tests master, which the harness
+  refuses to release (it fails its own hidden tests).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ TIMESTAMPS = {"ontime": "2015-02-02 14:58:23.948203 America/Los_Angeles",
               "empty": "", "invalid": "But I want to be a timestamp string :("}
 CANVAS_LATE = "1234"     # a Canvas flat-name submission marked _LATE_ (changed answers)
 
-# assignment -> master fixture, {student: (fixture, nbgrader's score, max)}, nbgrader's test
+# notebook of assignment "auto" -> master, {student: (fixture, nbgrader's score, max)}, its test
 AUTOTEST = {
     "simple": ("autotest-simple", {"foo": ("autotest-simple-unchanged", 0, 1),
                                    "bar": ("autotest-simple-changed", 1, 1)},
@@ -69,6 +70,10 @@ def _copy(name: str, dest: Path) -> None:
 def _export(course: Path, hw: str) -> dict[str, dict]:
     out = run_cli("--course", course, "export", hw).stdout
     return {r["student_id"]: r for r in csv.DictReader(io.StringIO(out))}
+
+
+def _db(course: Path) -> str:
+    return f"sqlite:///{course / 'build' / 'grading' / 'gradebook.db'}"
 
 
 def _result(course: Path, hw: str, sid: str) -> dict:
@@ -100,37 +105,30 @@ def legacy(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def autotest(tmp_path_factory):
-    """Course ``autotest``: the AUTOTEST assignments, the hidden-tests and the v0 notebook."""
+    """Course ``autotest``: one assignment ``auto`` whose notebooks are nbgrader's AUTOTEST masters
+    and the (upgraded) v0 notebook, released, collected and graded once; and ``hidtests``."""
     root = tmp_path_factory.mktemp("conformance-autotest")
     course = root / "course"
-    (course / "solutions").mkdir(parents=True)
-    shutil.copyfile(FILES / "autotests.yml", course / "autotests.yml")
-    (course / "nbgrader_config.py").write_text(
-        'c = get_config()  # noqa: F821\nc.ClearSolutions.code_stub = dict(python="# YOUR CODE HERE")\n')
-    masters = {hw: m for hw, (m, _, _) in AUTOTEST.items()} | {"hidtests": "test-hidden-tests"}
-    for hw, master in masters.items():
-        _copy(master, course / "solutions" / hw / "p1.ipynb")
-    _v0_master(course / "solutions" / "v0" / "p1.ipynb")
-    shutil.copyfile(FILES / "jupyter.png", course / "solutions" / "hidtests" / "jupyter.png")
-    released = {hw: run_cli("--course", course, "release", hw, check=False)
-                for hw in [*masters, "v0"]}
-    subs = {hw: {sid: FILES / f"{f}.ipynb" for sid, (f, _, _) in spec[1].items()}
-            for hw, spec in AUTOTEST.items()}
-    subs["hidtests"] = {"foo": FILES / "test-hidden-tests.ipynb"}
-    subs["v0"] = {"old": FILES / "test-v0.ipynb"}
-    exports = {}
-    for hw, students in subs.items():
-        if released[hw].returncode:
-            exports[hw] = released[hw].stderr
-            continue
-        inc = root / "incoming" / hw
-        for sid, src in students.items():
-            (inc / sid).mkdir(parents=True)
-            shutil.copyfile(src, inc / sid / "p1.ipynb")
-        run_cli("--course", course, "collect", hw, inc)
-        run_cli("--course", course, "grade", hw, *GRADE)
-        exports[hw] = _export(course, hw)
-    return {"course": course, "export": exports}
+    shutil.copyfile(FILES / "autotests.yml", _mkdir(course) / "autotests.yml")
+    for name, (master, _, _) in AUTOTEST.items():
+        _copy(master, course / "solutions" / "auto" / f"{name}.ipynb")
+    _v0_master(course / "solutions" / "auto" / "v0.ipynb")
+    _copy("test-hidden-tests", course / "solutions" / "hidtests" / "p1.ipynb")
+    hidtests = run_cli("--course", course, "release", "hidtests", check=False)
+    run_cli("--course", course, "release", "auto")
+    inc = root / "incoming"
+    for name, (_, students, _) in AUTOTEST.items():
+        for sid, (fixture, _, _) in students.items():
+            _copy(fixture, inc / sid / f"{name}.ipynb")
+    shutil.copyfile(FILES / "test-v0.ipynb", _mkdir(inc / "old") / "v0.ipynb")
+    run_cli("--course", course, "collect", "auto", inc)
+    run_cli("--course", course, "grade", "auto", *GRADE)
+    return {"course": course, "hidtests": hidtests}
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _legacy_master(dest: Path) -> None:
@@ -184,8 +182,7 @@ def test_unanswered_manual_cells_score_zero_with_no_response(legacy):
     answered ones (bar) still do."""
     from nbgrader.api import Gradebook
 
-    db = f"sqlite:///{legacy['course'] / 'build' / 'grading' / 'gradebook.db'}"
-    with Gradebook(db) as gb:
+    with Gradebook(_db(legacy["course"])) as gb:
         assert not gb.find_submission_notebook("p1", "ps1", "foo").needs_manual_grade
         assert gb.find_submission_notebook("p1", "ps1", "bar").needs_manual_grade
         for cell in ("set_a", "baz", "quux"):
@@ -199,8 +196,7 @@ def test_lateness_is_recorded_in_the_gradebook(legacy):
     """test_grade_timestamp / test_late_submission_penalty_none: total_seconds_late."""
     from nbgrader.api import Gradebook
 
-    db = f"sqlite:///{legacy['course'] / 'build' / 'grading' / 'gradebook.db'}"
-    with Gradebook(db) as gb:
+    with Gradebook(_db(legacy["course"])) as gb:
         assert gb.find_submission("ps1", "late").total_seconds_late == 3600
         for sid in ("ontime", "empty", "invalid", "foo"):
             assert gb.find_submission("ps1", sid).total_seconds_late == 0, sid
@@ -229,22 +225,29 @@ def test_canvas_late_marker_counts_as_one_day(legacy):
 
 # ------------------------------------------------------------------------------ autotest course
 
-@pytest.mark.parametrize("hw,sid", [(hw, sid) for hw, spec in AUTOTEST.items() for sid in spec[1]])
-def test_autotest_scores_match_nbgrader(autotest, hw, sid):
-    """AUTOTEST directives graded as nbgrader instantiates them (scores of AUTOTEST[hw][2])."""
-    _, score, max_score = AUTOTEST[hw][1][sid]
-    row = autotest["export"][hw][sid]
-    assert (float(row["score"]), float(row["max_score"])) == (score, max_score), row
+@pytest.mark.parametrize("name,sid", [(n, sid) for n, spec in AUTOTEST.items() for sid in spec[1]])
+def test_autotest_scores_match_nbgrader(autotest, name, sid):
+    """AUTOTEST directives graded as nbgrader instantiates them (the test in AUTOTEST[name][2])."""
+    from nbgrader.api import Gradebook
+
+    _, score, max_score = AUTOTEST[name][1][sid]
+    with Gradebook(_db(autotest["course"])) as gb:
+        nb = gb.find_submission_notebook(name, "auto", sid)
+        assert (nb.score, nb.max_score) == (score, max_score)
 
 
-def test_hidden_tests_single_notebook(autotest):
-    """test_hidden_tests_single_notebook: the release itself scores 1.5 (hidden tests fail)."""
-    assert float(autotest["export"]["hidtests"]["foo"]["score"]) == 1.5
+def test_a_master_that_fails_its_own_tests_is_not_released(autotest):
+    """test_hidden_tests_single_notebook releases a master whose solutions fail its hidden tests
+    and expects the release to score 1.5 of 3. The harness is stricter on purpose: ``release``
+    runs the master and refuses it, naming the failing test (selftest's rule: master = full)."""
+    proc = autotest["hidtests"]
+    assert proc.returncode != 0 and "master hidtests/p1.ipynb: test cell" in proc.stderr
+    assert not (autotest["course"] / "assignments" / "hidtests").exists()
 
 
 def test_v0_metadata_raises_no_tamper_flags(autotest):
     """An old (schema v0) notebook is read as nbgrader reads it: nothing was tampered with."""
-    res = _result(autotest["course"], "v0", "old")
+    res = _result(autotest["course"], "auto", "old")["notebooks"]["v0"]
     tamper = [f for f in res["flags"] if not f.startswith("in_kernel_verdict:")]
     assert tamper == [] and res["status"] == "graded", res["flags"]
     assert res["score"] == 3.0      # its solutions pass all four tests (1 + 1 + 0.5 + 0.5)

@@ -69,6 +69,7 @@ def _instantiated_tests(course: Course, hw: str, refs: dict) -> None:
                                      f"{c['grade_id']}: run `release {hw}` again") from None
                 ref["hidden_lines"] = sorted(set(ref["hidden_lines"]) | set(
                     region_lines(source, HIDDEN_BEGIN, HIDDEN_END)))
+                c["source_master"] = c["source_full"]   # the master itself is no tampering
                 c["source_full"] = source
 
 

@@ -329,7 +329,8 @@ def normalise(nb, ref: dict) -> tuple[nbformat.NotebookNode, list[str]]:
             if cell.get("cell_type") != rc["cell_type"]:
                 flags.append(f"cell_type_changed:{gid}")
             if kind in ("test", "locked"):
-                if _norm(src) not in (_norm(rc["source_release"]), _norm(rc["source_full"])):
+                accepted = (rc["source_release"], rc["source_full"], rc.get("source_master", ""))
+                if _norm(src) not in {_norm(a) for a in accepted if a}:
                     flags.append(f"edited_locked_cell:{gid}")
                 src = rc["source_full"]
             else:

@@ -44,3 +44,20 @@ def test_unanswered_cells_are_the_released_stubs_and_the_deleted(v0_ref):
     by_id[answer_ids[1]].source += "\n# my answer"
     release.cells.remove(by_id[answer_ids[-1]])       # deleted: no response either
     assert unanswered_cells(release, v0_ref) == [answer_ids[0]] + answer_ids[2:]
+
+
+def test_an_autotest_master_cell_is_restored_to_the_generated_tests_without_a_flag():
+    meta = {"nbgrader": {"grade": True, "grade_id": "t", "locked": True, "points": 1.0,
+                         "schema_version": 3, "solution": False}}
+    ref = {"cells": [{"grade_id": "t", "kind": "test", "cell_type": "code", "points": 1.0,
+                      "source_release": "assert a == 5", "hidden": False, "metadata": meta,
+                      "source_full": "assert a == 5\nassert b == 6",
+                      "source_master": "### AUTOTEST a\n### BEGIN HIDDEN TESTS\n### AUTOTEST b"}],
+           "kernelspec": {}}
+    for source, flags in (("### AUTOTEST a\n### BEGIN HIDDEN TESTS\n### AUTOTEST b", []),
+                          ("assert a == 5", []), ("pass", ["edited_locked_cell:t"])):
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata = nbformat.from_dict(meta)
+        nb = nbformat.v4.new_notebook(cells=[cell])
+        out, got = normalise(nb, ref)
+        assert got == flags and out.cells[0].source == "assert a == 5\nassert b == 6"

@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from harness_helpers import MEMORY, run_cli
 
 nbgrader = pytest.importorskip("nbgrader")
@@ -80,10 +81,31 @@ def _result(course: Path, hw: str, sid: str) -> dict:
     return json.loads((course / "build" / "grading" / "results" / hw / f"{sid}.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def legacy(tmp_path_factory):
+def _once(shared_dir: Path, name: str, build) -> dict:
+    """Build a fixture course once per test session, even under pytest-xdist (a file lock)."""
+    root = shared_dir / name
+    done = root / "done.json"
+    with FileLock(str(shared_dir / f"{name}.lock")):
+        if not done.is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir(parents=True)
+            done.write_text(json.dumps(build(root)))
+    info = json.loads(done.read_text())
+    return {**info, "course": Path(info["course"])}
+
+
+@pytest.fixture(scope="session")
+def legacy(shared_dir):
+    return _once(shared_dir, "conformance-legacy", _build_legacy)
+
+
+@pytest.fixture(scope="session")
+def autotest(shared_dir):
+    return _once(shared_dir, "conformance-autotest", _build_autotest)
+
+
+def _build_legacy(root: Path) -> dict:
     """Course ``legacy``: release ps1, collect folders + a Canvas LATE file, grade once."""
-    root = tmp_path_factory.mktemp("conformance-legacy")
     course = root / "course"
     _legacy_master(course / "solutions" / "ps1" / "p1.ipynb")
     (course / "course.yml").write_text(
@@ -99,15 +121,13 @@ def legacy(tmp_path_factory):
     (inc / f"smith_LATE_{CANVAS_LATE}_99_timestamp.txt").write_text("2015-01-01 00:00:00 UTC")
     collected = run_cli("--course", course, "collect", "ps1", inc)
     run_cli("--course", course, "grade", "ps1", *GRADE)
-    return {"course": course, "export": _export(course, "ps1"), "collect": collected.stdout
-            + collected.stderr}
+    return {"course": str(course), "export": _export(course, "ps1"),
+            "collect": collected.stdout + collected.stderr}
 
 
-@pytest.fixture(scope="module")
-def autotest(tmp_path_factory):
+def _build_autotest(root: Path) -> dict:
     """Course ``autotest``: one assignment ``auto`` whose notebooks are nbgrader's AUTOTEST masters
     and the (upgraded) v0 notebook, released, collected and graded once; and ``hidtests``."""
-    root = tmp_path_factory.mktemp("conformance-autotest")
     course = root / "course"
     shutil.copyfile(FILES / "autotests.yml", _mkdir(course) / "autotests.yml")
     for name, (master, _, _) in AUTOTEST.items():
@@ -123,7 +143,7 @@ def autotest(tmp_path_factory):
     shutil.copyfile(FILES / "test-v0.ipynb", _mkdir(inc / "old") / "v0.ipynb")
     run_cli("--course", course, "collect", "auto", inc)
     run_cli("--course", course, "grade", "auto", *GRADE)
-    return {"course": course, "hidtests": hidtests}
+    return {"course": str(course), "hidtests": [hidtests.returncode, hidtests.stderr]}
 
 
 def _mkdir(path: Path) -> Path:
@@ -240,9 +260,9 @@ def test_a_master_that_fails_its_own_tests_is_not_released(autotest):
     """test_hidden_tests_single_notebook releases a master whose solutions fail its hidden tests
     and expects the release to score 1.5 of 3. The harness is stricter on purpose: ``release``
     runs the master and refuses it, naming the failing test (selftest's rule: master = full)."""
-    proc = autotest["hidtests"]
-    assert proc.returncode != 0
-    assert "master hidtests/p1.ipynb: test cell correct_squares fails" in proc.stderr
+    returncode, stderr = autotest["hidtests"]
+    assert returncode != 0
+    assert "master hidtests/p1.ipynb: test cell correct_squares fails" in stderr
 
 
 def test_v0_metadata_raises_no_tamper_flags(autotest):

@@ -4,12 +4,13 @@ Two layouts are understood (and may be mixed):
 
 * one sub-folder per student id holding that student's files (``SOURCE/alice/hw1.ipynb``; an extra
   ``SOURCE/alice/hw1/`` level is accepted), optionally all wrapped in one top folder;
-* the flat names of a Canvas export: ``name_studentid_subid_filename`` (also ``name_LATE_...``);
+* the flat names of a Canvas export: ``name_studentid_subid_filename`` (also ``name_LATE_...``,
+  recorded as ``lms_late.txt``: late by an unknown time, see ``lateness``);
   Canvas' re-submission suffix (``hw1-2.ipynb``) is removed, and a zip a student uploaded (made by
   ``submit``) is unpacked with the same safety rules.
 
 Unsafe entries (absolute paths, ``..``, links, device files, oversized files, names that are not
-plain student ids) are refused with a message; the rest of the batch is still collected. A
+plain student ids, a ``timestamp.txt`` a student uploaded) are refused with a message; the rest of the batch is still collected. A
 student's new collection replaces their previous one.
 """
 
@@ -23,9 +24,12 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from .course import Course, UsageError
+from .lateness import LMS_LATE_FILE, TIMESTAMP_FILE
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
-CANVAS = re.compile(r"^(?P<name>[^_/]+?)(?:_LATE)?_(?P<sid>\d+)_(?P<subid>\d+)_(?P<fname>.+)$")
+CANVAS = re.compile(r"^(?P<name>[^_/]+?)(?P<late>_LATE|_late)?_(?P<sid>\d+)_(?P<subid>\d+)_(?P<fname>.+)$")
+# written by nbgrader's exchange or by collect itself: never taken from what a student uploaded
+RESERVED = (TIMESTAMP_FILE, LMS_LATE_FILE)
 MAX_FILE = 50 * 1024 * 1024
 MAX_TOTAL = 1024 * 1024 * 1024
 SKIP = ("__MACOSX", ".DS_Store", "Thumbs.db", ".ipynb_checkpoints")
@@ -132,6 +136,7 @@ def collect(course: Course, hw: str, source: str | Path) -> dict:
 
     expected = course.notebooks(hw)
     files: dict[str, dict[str, Entry | bytes]] = {}
+    late: set[str] = set()   # marked late by the LMS (Canvas: "name_LATE_id_subid_file")
     for e in entries:
         if len(e.parts) == 1:
             m = CANVAS.match(e.parts[0])
@@ -140,6 +145,11 @@ def collect(course: Course, hw: str, source: str | Path) -> dict:
                                          "not a Canvas name_studentid_subid_file name)"))
                 continue
             sid, rel = m.group("sid"), (_clean_name(m.group("fname"), expected),)
+            if m.group("late"):
+                late.add(sid)
+            if rel[0] in RESERVED:
+                refused.append((e.label, f"{rel[0]} is the grader's, not a student's file"))
+                continue
         else:
             sid, rel = e.parts[0], e.parts[1:]
             if len(rel) > 1 and rel[0] == hw:
@@ -159,6 +169,9 @@ def collect(course: Course, hw: str, source: str | Path) -> dict:
                 continue
             for ie in inner:
                 irel = ie.parts[1:] if len(ie.parts) > 1 and ie.parts[0] in (hw, sid) else ie.parts
+                if irel and irel[-1] in RESERVED:
+                    refused.append((ie.label, f"{irel[-1]} is the grader's, not a student's file"))
+                    continue
                 if irel and not any(p in SKIP for p in irel):
                     files.setdefault(sid, {})[str(PurePosixPath(*irel))] = ie
             continue
@@ -182,6 +195,8 @@ def collect(course: Course, hw: str, source: str | Path) -> dict:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(ent.read())
+        if sid in late:
+            (tmp / LMS_LATE_FILE).write_text("marked late by the LMS\n", encoding="utf-8")
         shutil.rmtree(dest, ignore_errors=True)
         tmp.rename(dest)
         collected[sid] = sorted(fmap)

@@ -5,7 +5,9 @@ overrides the automatic one), status and flags from the grading results. Student
 gradebook but have no submission get status ``missing``.
 
 csv columns: student_id, score, max_score, status, flags, reason, then one column per graded cell
-(``grade_id``, or ``notebook:grade_id`` when several notebooks are graded).
+(``grade_id``, or ``notebook:grade_id`` when several notebooks are graded), then the late columns
+(``score_unpenalised``, ``late_penalty``, ``seconds_late``, ``submitted_at``): ``score`` is after
+the late policy of ``course.yml`` (``lateness``), the other scores are before it.
 canvas: Canvas' gradebook import format (Student, ID, SIS User ID, SIS Login ID, Section, HW),
 with the "Points Possible" row; Canvas ids are the numeric student ids of a Canvas export.
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from .course import Course, UsageError
 from .grade import references
+from .lateness import LATE_COLUMNS, late_fields, late_policy, lms_late, load_config
 
 
 def rows(course: Course, hw: str) -> tuple[list[str], list[dict]]:
@@ -30,6 +33,7 @@ def rows(course: Course, hw: str) -> tuple[list[str], list[dict]]:
     qcols = [f"{n}:{c['grade_id']}" if multi else c["grade_id"] for n, c in cells]
     max_score = sum(c["points"] for _, c in cells)
     students = set(course.students(hw))
+    policy = late_policy(load_config(course.root))
     out = []
     with course.gradebook() as gb:
         try:
@@ -57,6 +61,8 @@ def rows(course: Course, hw: str) -> tuple[list[str], list[dict]]:
                 row[col] = "" if val is None else f"{val:g}"
                 total += val or 0.0
             row["score"] = f"{total:g}"
+            if has_sub:
+                row.update(_late(course, hw, gb, sid, total, policy))
             if res and has_sub:
                 row["status"] = res["status"]
                 row["flags"] = ";".join(res.get("flags", []))
@@ -66,8 +72,15 @@ def rows(course: Course, hw: str) -> tuple[list[str], list[dict]]:
                 row["flags"] = ""
                 row["reason"] = "no graded submission"
             out.append(row)
-    header = ["student_id", "score", "max_score", "status", "flags", "reason"] + qcols
+    header = ["student_id", "score", "max_score", "status", "flags", "reason"] + qcols + LATE_COLUMNS
     return header, out
+
+
+def _late(course: Course, hw: str, gb, sid: str, total: float, policy) -> dict:
+    """The late policy (``course.yml``) applied to one student's total; see ``lateness``."""
+    sub = gb.find_submission(hw, sid)
+    late = sub.total_seconds_late if sub.timestamp is not None and sub.duedate is not None else None
+    return late_fields(policy, total, sub.timestamp, late, lms_late(course.submitted(hw, sid)))
 
 
 def export(course: Course, hw: str, fmt: str = "csv", output: str | None = None) -> Path | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -26,9 +27,14 @@ from .cgroups import cgroup_status
 from .cgroups import remove_leftovers as remove_leftover_cgroups
 from .course import Course, UsageError, sha256_tree
 from .expected import attach, expected_checks
-from .notebook import build_reference
+from .lateness import due_date, load_config, submission_time
+from .notebook import HIDDEN_BEGIN, HIDDEN_END, build_reference, region_lines
 from .release import ensure_gradebook
 from .sandbox import Limits, bwrap_status, remove_leftovers, warn_no_cgroup, warn_no_sandbox
+
+# nbgrader's InstantiateTests.autotest_delimiter, in a comment line (also "### HASHED AUTOTEST")
+AUTOTEST = re.compile(r"^\s*#.*\bAUTOTEST\b", re.MULTILINE)
+NO_RESPONSE = "No response."   # nbgrader's comment on an unanswered manually graded cell
 
 
 def references(course: Course, hw: str, release_root: Path | None = None) -> dict:
@@ -37,7 +43,36 @@ def references(course: Course, hw: str, release_root: Path | None = None) -> dic
     refs = {}
     for name in course.notebooks(hw):
         refs[name] = build_reference(course.solutions / hw / f"{name}.ipynb", rel / f"{name}.ipynb")
+    if any(c["kind"] == "test" and AUTOTEST.search(c["source_full"])
+           for r in refs.values() for c in r["cells"]):
+        _instantiated_tests(course, hw, refs)
     return refs
+
+
+def _instantiated_tests(course: Course, hw: str, refs: dict) -> None:
+    """Test cells with ``### AUTOTEST`` directives are graded as nbgrader generated them.
+
+    nbgrader's ``InstantiateTests`` (run by ``generate_assignment``, i.e. ``release``) turns the
+    directives into asserts and stores the whole cell, hidden tests included, in the gradebook;
+    the master's own cell is only comments, which pass whatever the answer.
+    """
+    from nbgrader.api import MissingEntry
+
+    ensure_gradebook(course, hw)
+    with course.gradebook() as gb:
+        for name, ref in refs.items():
+            for c in ref["cells"]:
+                if c["kind"] != "test" or not AUTOTEST.search(c["source_full"]):
+                    continue
+                try:
+                    source = gb.find_source_cell(c["grade_id"], name, hw).source
+                except MissingEntry:
+                    raise UsageError(f"{hw}/{name}: nbgrader has no generated tests for "
+                                     f"{c['grade_id']}: run `release {hw}` again") from None
+                ref["hidden_lines"] = sorted(set(ref["hidden_lines"]) | set(
+                    region_lines(source, HIDDEN_BEGIN, HIDDEN_END)))
+                c["source_master"] = c["source_full"]   # the master itself is no tampering
+                c["source_full"] = source
 
 
 def checked_references(course: Course, hw: str, limits: Limits | None = None,
@@ -197,22 +232,25 @@ def merge_into_gradebook(course: Course, hw: str, refs: dict, res: dict, gb) -> 
 
     from nbgrader.api import MissingEntry
 
+    stamp, _ = submission_time(course.submitted(hw, res["student"]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _merge(hw, refs, res, gb, MissingEntry)
+        _merge(hw, refs, res, gb, MissingEntry, stamp)
 
 
-def _merge(hw, refs, res, gb, MissingEntry) -> None:
+def _merge(hw, refs, res, gb, MissingEntry, stamp=None) -> None:
     sid = res["student"]
     gb.update_or_create_student(sid)
-    try:
-        gb.find_submission(hw, sid)
-    except MissingEntry:
-        gb.add_submission(hw, sid)
+    # nbgrader's SubmittedAssignment: timestamp -> total_seconds_late (against the due date)
+    gb.update_or_create_submission(hw, sid, timestamp=stamp)
     for name, ref in refs.items():
         nbres = res.get("notebooks", {}).get(name, {})
         ok_nb = nbres.get("status") not in (None, "invalid", "missing")
+        blanks = set(nbres.get("unanswered", [])) if ok_nb else set()
         for c in ref["cells"]:
+            if c["kind"] in ("manual", "solution"):
+                _auto_comment(gb, c["grade_id"], name, hw, sid,
+                              NO_RESPONSE if c["grade_id"] in blanks else None, MissingEntry)
             if c["kind"] not in ("test", "manual"):
                 continue
             try:
@@ -223,9 +261,24 @@ def _merge(hw, refs, res, gb, MissingEntry) -> None:
                 t = nbres.get("tests", {}).get(c["grade_id"])
                 g.auto_score = float(t["score"]) if t else 0.0
             else:
-                g.auto_score = None if ok_nb else 0.0
+                g.auto_score = 0.0 if (c["grade_id"] in blanks or not ok_nb) else None
             g.needs_manual_grade = bool(g.manual_score is not None or g.auto_score is None)
     gb.db.commit()
+
+
+def _auto_comment(gb, gid, name, hw, sid, text, MissingEntry) -> None:
+    try:
+        gb.find_comment(gid, name, hw, sid).auto_comment = text
+    except MissingEntry:   # only solution cells have comments
+        pass
+
+
+def record_due_date(course: Course, hw: str) -> None:
+    """Copy the due date of ``course.yml`` into the gradebook (kept when the file has none)."""
+    due = due_date(load_config(course.root), hw)
+    if due is not None:
+        with course.gradebook() as gb:
+            gb.update_or_create_assignment(hw, duedate=due)
 
 
 def grade(course: Course, hw: str, workers: int = 2, limits: Limits | None = None,
@@ -257,6 +310,7 @@ def grade(course: Course, hw: str, workers: int = 2, limits: Limits | None = Non
     remove_leftover_cgroups()   # of graders that were killed: nothing may outlive its grading
 
     ensure_gradebook(course, hw)
+    record_due_date(course, hw)
     refs = references(course, hw)
     ref_hash = course.master_hash(hw)
     data_files = [[str(p), str(p.relative_to(course.release_dir(hw)))]

@@ -238,9 +238,57 @@ def _plain(cell):
     return c
 
 
+def upgrade_metadata(nb) -> None:
+    """Read old (schema v0-v2) nbgrader metadata as nbgrader does, in place.
+
+    nbgrader's own upgrader (``nbgrader update``) fills the defaults that old versions left out
+    (``grade``/``solution``/``locked``), makes ``points`` a float and drops the metadata of plain
+    cells; without it a student's old notebook would raise tamper flags they never caused.
+    """
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    validator = None
+    for cell in nb.cells:
+        md = cell.get("metadata", {}).get("nbgrader")
+        if not isinstance(md, dict) or md.get("schema_version", 0) >= 3:
+            continue
+        validator = validator or MetadataValidator()
+        try:
+            validator.upgrade_cell_metadata(cell)
+        except Exception:   # unreadable metadata stays as it is: normalise flags it
+            continue
+        if not cell.metadata.get("nbgrader"):
+            cell.metadata.pop("nbgrader", None)
+
+
+def _source(cell) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def unanswered_cells(nb, ref: dict) -> list[str]:
+    """Answer cells the student left as released (or deleted). nbgrader comments them "No
+    response." and scores the manually graded ones 0 (its checksum test in ``determine_grade``)."""
+    seen = {}
+    for cell in nb.cells:
+        gid = nbg(cell).get("grade_id")
+        if gid and gid not in seen:
+            seen[gid] = cell
+    out = []
+    for rc in ref["cells"]:
+        if rc["kind"] not in ("manual", "solution"):
+            continue
+        cell = seen.get(rc["grade_id"])
+        if cell is None or _norm(_source(cell)) == _norm(rc["source_release"]):
+            out.append(rc["grade_id"])
+    return out
+
+
 def normalise(nb, ref: dict) -> tuple[nbformat.NotebookNode, list[str]]:
     """Return (the notebook to execute, tamper flags)."""
     flags: list[str] = []
+    nb = copy.deepcopy(nb)
+    upgrade_metadata(nb)
     ref_by_id = {c["grade_id"]: c for c in ref["cells"]}
     seen: dict[str, object] = {}
     order: list[str] = []
@@ -277,13 +325,12 @@ def normalise(nb, ref: dict) -> tuple[nbformat.NotebookNode, list[str]]:
             out.append(_new_cell(rc["cell_type"], src, rc["metadata"]))
         else:
             cell = seen[gid]
-            src = cell.get("source", "")
-            if isinstance(src, list):
-                src = "".join(src)
+            src = _source(cell)
             if cell.get("cell_type") != rc["cell_type"]:
                 flags.append(f"cell_type_changed:{gid}")
             if kind in ("test", "locked"):
-                if _norm(src) not in (_norm(rc["source_release"]), _norm(rc["source_full"])):
+                accepted = (rc["source_release"], rc["source_full"], rc.get("source_master", ""))
+                if _norm(src) not in {_norm(a) for a in accepted if a}:
                     flags.append(f"edited_locked_cell:{gid}")
                 src = rc["source_full"]
             else:

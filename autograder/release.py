@@ -18,9 +18,13 @@ from .course import Course, UsageError
 
 
 def _generate(course: Course, hw: str, release_directory: str | Path) -> None:
+    import contextlib
+
     course.workspace.mkdir(parents=True, exist_ok=True)
     api = course.api(release_directory=release_directory)
-    result = api.generate_assignment(hw, force=True, create=True)
+    # nbgrader's InstantiateTests reads the course-wide autotests.yml from the working directory
+    with contextlib.chdir(course.root):
+        result = api.generate_assignment(hw, force=True, create=True)
     if not result.get("success"):
         log = (result.get("error") or "") + "\n" + (result.get("log") or "")
         lines = [ln for ln in log.splitlines() if ln.strip()]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .course import Course, UsageError
 from .export import rows
+from .lateness import LATE_COLUMNS
 
 
 def report(course: Course, hw: str) -> Path:
@@ -24,7 +25,7 @@ def report(course: Course, hw: str) -> Path:
     data = [r for r in data if r["status"] != "missing" or r["student_id"] in course.students(hw)]
     if not data:
         raise UsageError(f"nothing to report for {hw}: run `grade {hw}` first")
-    qcols = header[6:]
+    qcols = [h for h in header[6:] if h not in LATE_COLUMNS]   # the questions only
     results = [course.load_result(hw, r["student_id"]) for r in data]
     results = [r for r in results if r]
     out = course.reports_dir(hw)

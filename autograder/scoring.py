@@ -207,7 +207,13 @@ def score_checked_test(rc: dict, expected: list[dict], raws: list, reply: dict |
 
 def score_legacy_test(rc: dict, reply: dict | None, tainted: list[str] | None,
                       timed_out: bool, cell_timeout: float, not_run: str) -> TestResult:
-    """A test cell without checks: the old in-kernel verdict (reply status + the guard)."""
+    """A test cell without checks: the old in-kernel verdict (reply status + the guard).
+
+    A replaced ``showtraceback`` does not taint the cell: the guard restored it before the cell
+    ran and the verdict comes from the reply's status, which it cannot change (nbgrader, too,
+    neutralises the exploit and still scores the honest cells).
+    """
+    tainted = [b for b in (tainted or []) if b != "showtraceback"]
     executed = reply is not None
     ok = executed and reply.get("status") == "ok" and not tainted
     t = TestResult(points=rc["points"], score=rc["points"] if ok else 0.0, passed=ok,

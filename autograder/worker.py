@@ -16,7 +16,8 @@ from pathlib import Path
 
 import nbformat
 
-from .notebook import InvalidNotebook, normalise, read_notebook
+from .lateness import submission_time
+from .notebook import InvalidNotebook, normalise, read_notebook, unanswered_cells
 from .sandbox import Limits, Sandbox
 
 STATUS_ORDER = ["invalid", "missing", "timeout", "memory", "crashed", "graded"]
@@ -71,6 +72,7 @@ def grade_submission(job: dict) -> dict:
                                "tests": _zero_tests(ref, "invalid notebook: " + str(e))}
             continue
         try:
+            blank = unanswered_cells(nb, ref)
             nb, nflags = normalise(nb, ref)
         except Exception as e:
             notebooks[name] = {**base, "status": "invalid", "reason": f"cannot normalise: {e}",
@@ -90,10 +92,14 @@ def grade_submission(job: dict) -> dict:
         if job.get("keep_observations"):   # the master's run (expected.py): the raw payloads
             res["observations"] = observations
         res["flags"] = nflags + res["flags"]
+        res["unanswered"] = blank   # "No response." (the gradebook merge scores them as nbgrader)
         nbformat.write(executed, str(out_dir / f"{name}.ipynb"))
         notebooks[name] = res
     for r in notebooks.values():
         flags += r["flags"]
+    _, stamp_flag = submission_time(sub)     # lateness itself is the gradebook merge's
+    if stamp_flag:
+        flags.append(stamp_flag)
     statuses = [r["status"] for r in notebooks.values()]
     status = worst_status(statuses)
     reasons = [f"{n}: {r['reason']}" for n, r in notebooks.items() if r.get("reason")]

@@ -65,3 +65,25 @@ def test_not_a_zip(course, tmp_path):
     f.write_text("hello")
     with pytest.raises(UsageError):
         collect(course, "hw1", f)
+
+
+def test_canvas_late_marker_kept_and_student_timestamps_refused(course, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "doe_LATE_42_7_hw1.ipynb").write_text("{}")
+    (src / "doe_LATE_42_7_timestamp.txt").write_text("2000-01-01 00:00:00 UTC")
+    (src / "roe_late_43_8_hw1.ipynb").write_text("{}")
+    (src / "poe_44_9_hw1.ipynb").write_text("{}")
+    with zipfile.ZipFile(src / "poe_44_9_sub.zip", "w") as z:
+        z.writestr("hw1/timestamp.txt", "2000-01-01 00:00:00 UTC")
+    (src / "alice").mkdir()                        # a folder from nbgrader's exchange: trusted
+    (src / "alice" / "hw1.ipynb").write_text("{}")
+    (src / "alice" / "timestamp.txt").write_text("2015-02-02 15:58:23 UTC")
+    r = collect(course, "hw1", src)
+    assert sorted(r["collected"]) == ["42", "43", "44", "alice"]
+    assert [why for _, why in r["refused"]] == ["timestamp.txt is the grader's, not a student's file"] * 2
+    assert (course.submitted("hw1", "42") / "lms_late.txt").is_file()
+    assert (course.submitted("hw1", "43") / "lms_late.txt").is_file()
+    assert not (course.submitted("hw1", "44") / "lms_late.txt").exists()
+    assert not (course.submitted("hw1", "44") / "timestamp.txt").exists()
+    assert (course.submitted("hw1", "alice") / "timestamp.txt").read_text().startswith("2015")

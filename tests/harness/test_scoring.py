@@ -154,3 +154,16 @@ def test_stray_observations_are_flagged():
     run = KernelRun(replies={0: OK, 1: OK}, observations={0: [{"name": "a", "value": 1.0}]})
     res = scoring.score_notebook(ref, {"t1": 1}, run, 60.0, 1024, str)
     assert "stray_observations:0" in res["flags"] and not res["tests"]["t1"]["passed"]
+
+
+def test_replaced_showtraceback_is_flagged_but_never_decides():
+    """nbgrader's test_showtraceback_exploit: the guard restores IPython's error display before
+    the cell runs and the verdict is the reply's status, so the honest cell keeps its points."""
+    ref = {"cells": [{**RC, "grade_id": "old"}], "checks": {}}
+    run = KernelRun(replies={0: OK}, tainted={0: ["showtraceback"]})
+    res = scoring.score_notebook(ref, {"old": 0}, run, 60.0, 1024, str)
+    assert res["tests"]["old"]["passed"] and "showtraceback_override" in res["flags"]
+    run = KernelRun(replies={0: err()}, tainted={0: ["showtraceback"]})
+    assert not scoring.score_notebook(ref, {"old": 0}, run, 60.0, 1024, str)["tests"]["old"]["passed"]
+    run = KernelRun(replies={0: OK}, tainted={0: ["showtraceback", "guard_broken"]})
+    assert not scoring.score_notebook(ref, {"old": 0}, run, 60.0, 1024, str)["tests"]["old"]["passed"]

@@ -18,6 +18,7 @@ import nbformat
 
 from .notebook import InvalidNotebook, normalise, read_notebook
 from .sandbox import Limits, Sandbox
+from .text import safe_json
 
 STATUS_ORDER = ["invalid", "missing", "timeout", "memory", "crashed", "graded"]
 MAX_EXTRA_BYTES = 100 * 1024 * 1024
@@ -89,7 +90,7 @@ def grade_submission(job: dict) -> dict:
         if job.get("keep_observations"):   # the master's run (expected.py): the raw payloads
             res["observations"] = observations
         res["flags"] = nflags + res["flags"]
-        nbformat.write(executed, str(out_dir / f"{name}.ipynb"))
+        nbformat.write(nbformat.from_dict(safe_json(executed)), str(out_dir / f"{name}.ipynb"))
         notebooks[name] = res
     for r in notebooks.values():
         flags += r["flags"]
@@ -130,7 +131,7 @@ def _fail(job: dict, err: str) -> dict:
 
 def _write(job: dict, result: dict) -> None:
     tmp = Path(job["result_path"] + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1, sort_keys=True))
+    tmp.write_text(json.dumps(safe_json(result), indent=1, sort_keys=True))
     tmp.replace(job["result_path"])
 
 

@@ -36,7 +36,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from .notebook import hidden_of
 from .sandbox import Limits, Sandbox
 from .scoring import KernelRun, score_notebook
-from .verdicts import MIME
+from .verdicts import MIME, BadObservation, decode_observation
 
 MAX_OBSERVATIONS_PER_CELL = 500          # a test cell makes a few dozen checks at most
 MAX_OBSERVATION_BYTES_PER_CELL = 2_000_000
@@ -236,13 +236,25 @@ def _test_indices(nb, ref: dict) -> tuple[dict[str, int], dict[int, str], dict[i
     return index_of, legacy, tail
 
 
-def fold_hidden_tail(run: KernelRun, index_of: dict[str, int], tail: dict[int, str]) -> None:
+def _check_name(raw) -> str | None:
+    try:
+        return decode_observation(raw)["name"]
+    except BadObservation:
+        return None   # kept: scoring counts it as malformed
+
+
+def fold_hidden_tail(run: KernelRun, index_of: dict[str, int], tail: dict[int, str],
+                     checks: dict | None = None) -> None:
     """Credit each hidden-tail cell's run to its test cell, in place (both parts must succeed).
 
     The reply is the visible part's if that failed or the tail never ran, else the tail's (whose
     traceback lines fall in the hidden region: scoring reports "a hidden test failed");
-    observations, timeouts, caps and guard findings of both parts count.
+    timeouts, caps and guard findings of both parts count. With the master's records
+    (``checks``), a visible check counts only from the visible part and a hidden one only from
+    the tail (one published in the wrong part is ignored); without them (the master's own run)
+    every observation of both parts is kept.
     """
+    checks = checks or {}
     for t, gid in tail.items():
         v = index_of.get(gid)
         if v is None:
@@ -253,7 +265,12 @@ def fold_hidden_tail(run: KernelRun, index_of: dict[str, int], tail: dict[int, s
                 run.replies.pop(v, None)    # half a test is not a test: "not run"
             else:
                 run.replies[v] = hid
+        hidden = {r["name"] for r in checks.get(gid) or [] if r.get("hidden")}
         obs = run.observations.pop(t, [])
+        if checks.get(gid):   # each check counts where it belongs: visible part / hidden tail
+            vis_obs = [o for o in run.observations.get(v, []) if _check_name(o) not in hidden]
+            obs = [o for o in obs if _check_name(o) in hidden or _check_name(o) is None]
+            run.observations[v] = vis_obs
         if obs:
             run.observations[v] = list(run.observations.get(v, [])) + list(obs)
         for marks in (run.observations_capped, run.timed_out):
@@ -404,7 +421,7 @@ async def run_notebook(nb, ref: dict, sandbox: Sandbox, deadline: float) -> dict
     """
     index_of, legacy, tail = _test_indices(nb, ref)
     run, _ = await drive(nb, ref, sandbox, deadline, legacy)
-    fold_hidden_tail(run, index_of, tail)
+    fold_hidden_tail(run, index_of, tail, ref.get("checks"))
     limits = sandbox.limits
 
     def grade_id_of(idx: int):

@@ -39,12 +39,17 @@ def report(course: Course, hw: str) -> Path:
     seen: Counter = Counter()
     points = {}
     for res in results:
-        for nb, nbres in res.get("notebooks", {}).items():
-            for gid, t in nbres.get("tests", {}).items():
-                key = gid if len(res["notebooks"]) == 1 else f"{nb}:{gid}"
-                seen[key] += 1
-                passes[key] += bool(t.get("passed"))
-                points[key] = t.get("points", 0)
+        try:
+            tally = [(gid if len(res["notebooks"]) == 1 else f"{nb}:{gid}", bool(t.get("passed")),
+                      float(t.get("points", 0)))
+                     for nb, nbres in res.get("notebooks", {}).items()
+                     for gid, t in nbres.get("tests", {}).items()]
+        except (AttributeError, TypeError, ValueError):   # a malformed result: its row only
+            continue
+        for key, passed, pts in tally:
+            seen[key] += 1
+            passes[key] += passed
+            points[key] = pts
     with open(out / "pass_rates.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["test", "points", "passed", "graded", "pass_rate"])

@@ -298,3 +298,51 @@ def test_safe_text_and_safe_json():
     assert safe_text("\ud83d\ude00") == "\U0001f600"
     assert safe_json({"k" + SURROGATE: ["v" + SURROGATE, 1]}) == {"k\ufffd": ["v\ufffd", 1]}
     json.dumps(safe_json({"x": ODD_SID}), ensure_ascii=False).encode("utf-8")
+
+
+def test_normalise_runs_hidden_tests_in_a_tail_with_the_master_line_numbers():
+    from harness_helpers import FIXTURE_COURSE
+
+    from autograder.notebook import build_reference, hidden_line_ranges, hidden_of, normalise
+
+    master = FIXTURE_COURSE / "solutions" / "hw1" / "hw1.ipynb"
+    ref = build_reference(master, None)
+    nb, flags = normalise(nbformat.read(str(master), as_version=4), ref)
+    assert flags == []
+    tails = [(i, hidden_of(c)) for i, c in enumerate(nb.cells) if hidden_of(c)]
+    hidden_ids = [c["grade_id"] for c in ref["cells"] if c["kind"] == "test" and c["hidden"]]
+    assert [g for _, g in tails] == hidden_ids and tails[0][0] == len(nb.cells) - len(tails)
+    for rc in ref["cells"]:
+        if not rc["hidden"]:
+            continue
+        vis = next(c.source for c in nb.cells if _gid(c) == rc["grade_id"])
+        tail = next(c.source for c in nb.cells if hidden_of(c) == rc["grade_id"])
+        assert "HIDDEN" not in vis and all(s not in vis for s in ref["hidden_lines"])
+        full = rc["source_full"].split("\n")
+        for a, b in hidden_line_ranges(rc["source_full"]):
+            assert tail.split("\n")[a - 1:b] == full[a - 1:b]
+        assert len(vis.split("\n")) == len(tail.split("\n")) == len(full)
+
+
+def test_fold_hidden_tail_needs_both_parts_and_keeps_each_check_where_it_belongs():
+    from autograder.execute import fold_hidden_tail
+    from autograder.scoring import KernelRun
+
+    def obs(name):
+        return {"name": name, "check": "equal", "line": 1, "value": 1}
+
+    checks = {"t": [{"name": "vis", "hidden": False}, {"name": "hid", "hidden": True}]}
+    run = KernelRun(replies={2: {"status": "ok"}, 5: {"status": "error", "ename": "E"}},
+                    observations={2: [obs("vis"), obs("hid")], 5: [obs("hid"), obs("vis")]},
+                    timed_out={5})
+    fold_hidden_tail(run, {"t": 2}, {5: "t"}, checks)
+    assert run.replies == {2: {"status": "error", "ename": "E"}}
+    assert [o["name"] for o in run.observations[2]] == ["vis", "hid"]
+    assert run.timed_out == {2}
+    run = KernelRun(replies={2: {"status": "ok"}})          # the tail never ran: not run
+    fold_hidden_tail(run, {"t": 2}, {5: "t"}, checks)
+    assert run.replies == {}
+    run = KernelRun(replies={2: {"status": "ok"}, 5: {"status": "ok"}},
+                    observations={2: [obs("vis")], 5: [obs("hid"), obs("extra")]})
+    fold_hidden_tail(run, {"t": 2}, {5: "t"}, None)         # the master's run keeps everything
+    assert [o["name"] for o in run.observations[2]] == ["vis", "hid", "extra"]

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import variants
-from .course import Course
+from .course import Course, UsageError
 from .expected import VISIBLE_FILE, attach, dump_visible, expected_checks, visible_checks
 from .grade import references
 from .notebook import nbg, read_notebook
@@ -143,7 +143,11 @@ def selftest(course: Course, hw: str, limits: Limits | None = None, use_bwrap: b
         refs = references(course, hw, release_root=rel)
         data = [[str(p), str(p.relative_to(rel))] for p in sorted(rel.rglob("*"))
                 if p.is_file() and p.suffix != ".ipynb"]
-        records = expected_checks(scratch, hw, refs, data, limits, use_bwrap, cache=False)
+        try:
+            records = expected_checks(scratch, hw, refs, data, limits, use_bwrap, cache=False)
+        except UsageError as e:   # an authoring error: one row, and the rest of the table
+            rows.append(("master observations", "clean", str(e)[:120], False))
+            records = {}
         attach(refs, records)
         if course.release_dir(hw).is_dir():
             rows += _visible_rows(course, hw, records)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -45,13 +46,13 @@ FORGED = ("FORGED = [('q1_equal_weights', 'close', {'shape': [], 'data': [2.0]})
           "          ('q2_study_head', 'close', {'shape': [5], 'data': [0.0] * 5}),\n"
           "          ('q3_balanced', 'close', {'shape': [], 'data': [3.0]}),\n"
           "          ('q3_study', 'close', {'shape': [], 'data': [2.0]}),\n"
-          "          ('q4_small', 'equal', [1, 2]), ('q4_study', 'equal', [0, 1])]\n"
+          "          ('q4_small', 'equal', {'data': [1, 2]}), ('q4_study', 'equal', {'data': [0, 1]})]\n"
           "from IPython.display import display\n"
           "from autograder.verdicts import MIME\n"
           "def publish_forged(names=None, line=3):\n"
           "    for name, kind, value in FORGED:\n"
           "        if names is None or name in names:\n"
-          "            display({MIME: {'name': name, 'check': kind, 'line': line, 'value': value,\n"
+          "            display({MIME: {'name': name, 'kind': kind, 'line': line, 'value': value,\n"
           "                            'spec': {'rtol': 1e9, 'atol': 1e9, 'hint': ''}}}, raw=True)\n")
 
 ATTACKS = {
@@ -128,7 +129,7 @@ ATTACKS = {
         "from IPython.display import display\nfrom autograder.verdicts import MIME\n"
         "def after(result):\n"
         "    if 'q1_study' in result.info.raw_cell:\n"
-        "        display({MIME: {'name': 'q1_study', 'check': 'close', 'line': 8,\n"
+        "        display({MIME: {'name': 'q1_study', 'kind': 'close', 'line': 8,\n"
         "                        'value': {'shape': [], 'data': [float(weighted_mean(x, w))]},\n"
         "                        'spec': {'rtol': 1e-9, 'atol': 0.0, 'hint': ''}}}, raw=True)\n"
         "get_ipython().events.register('post_run_cell', after)\n"), 6),
@@ -136,7 +137,7 @@ ATTACKS = {
         "from IPython.display import display\nfrom autograder.verdicts import MIME\n"
         "def after(result):\n"
         "    if 'q2_small' in result.info.raw_cell:\n"
-        "        display({MIME: {'name': 'junk', 'check': 'equal', 'line': 1, 'value': 'x' * 3_000_000}}, raw=True)\n"
+        "        display({MIME: {'name': 'junk', 'kind': 'equal', 'line': 1, 'value': {'data': 'x' * 3_000_000}}}, raw=True)\n"
         "get_ipython().events.register('post_run_cell', after)\n"), 6),
     "deep_observation": (OK, (
         "from IPython.display import display\nfrom autograder.verdicts import MIME\n"
@@ -149,7 +150,7 @@ ATTACKS = {
         "from IPython.display import display\nfrom autograder.verdicts import MIME\n"
         "def after(result):\n"
         "    if 'q4_small' in result.info.raw_cell:\n"
-        "        display({MIME: {'name': 5, 'check': None}}, raw=True)\n"
+        "        display({MIME: {'name': 5, 'kind': None}}, raw=True)\n"
         "get_ipython().events.register('post_run_cell', after)\n"), 7),
 }
 
@@ -207,7 +208,7 @@ def attacked(shared_dir):
                            "--memory", "1024", "--wall", "180")
             results = {sid: json.loads((course / "build/grading/results/hw2" / f"{sid}.json").read_text())
                        for sid in expected}
-            done.write_text(json.dumps({"expected": expected, "results": results,
+            done.write_text(json.dumps({"expected": expected, "results": results, "course": str(course),
                                         "stdout": proc.stdout}))
     return json.loads(done.read_text())
 
@@ -242,4 +243,10 @@ def test_observations_stay_out_of_the_notebook_and_caps_flag(attacked):
     assert any(f.startswith("observations_capped:") for f in r["huge_observation"]["flags"])
     assert "malformed" in r["malformed_observation"]["notebooks"]["hw2"]["tests"]["q4_test"]["message"]
     assert any(f.startswith("stray_observations:") for f in r["forge_in_answer_cell"]["flags"])
+    from autograder.verdicts import MIME
+
+    graded = Path(attacked["course"]) / "build" / "grading" / "autograded"
+    for sid in ("correct", "events_forge", "huge_observation"):
+        text = (graded / sid / "hw2" / "hw2.ipynb").read_text()
+        assert MIME not in text and "q1_equal_weights" in text, sid
     assert "in_kernel_verdict" not in ";".join(r["correct"]["flags"])

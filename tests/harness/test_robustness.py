@@ -39,7 +39,9 @@ def test_expected_score_status_and_flags(batch, sid):
         assert any(f == flag or f.startswith(flag + ":") or f.startswith(flag) for f in res["flags"]), (
             f"{sid}: flag {flag!r} missing from {res['flags']}")
     if sid in ("correct", "blank", "partial", "network", "snoop", "vandal"):
-        assert res["flags"] == [] or sid in ("spawner",), f"{sid}: unexpected flags {res['flags']}"
+        # hw1's test cells are legacy asserts: each says so, and nothing else is flagged
+        legacy = [f"in_kernel_verdict:{g}" for g in ("q1_test", "q2_test", "q3_test")]
+        assert res["flags"] == legacy, f"{sid}: unexpected flags {res['flags']}"
     if case["status"] != "graded":
         assert res["reason"], f"{sid}: a non-graded status must come with a reason"
 

@@ -148,11 +148,23 @@ _STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.IGNORECASE | re.DOTALL)
 _BODY = re.compile(r"<body[^>]*>(.*)</body>", re.IGNORECASE | re.DOTALL)
 
 
+_EXPORTER = []
+
+
+def _exporter():
+    """One nbconvert exporter per process, made before forking (the children inherit it)."""
+    if not _EXPORTER:
+        from nbconvert import HTMLExporter
+
+        exporter = HTMLExporter(template_name="classic")
+        exporter.from_notebook_node(nbformat.v4.new_notebook())   # loads the templates once
+        _EXPORTER.append(exporter)
+    return _EXPORTER[0]
+
+
 def render_body(nb) -> tuple[str, str]:
     """(the harness's CSS, the sanitised body) of the notebook rendered by nbconvert."""
-    from nbconvert import HTMLExporter
-
-    full, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
+    full, _ = _exporter().from_notebook_node(nb)
     style = "\n".join(_STYLE.findall(full.split("<body", 1)[0])).replace("</", "<\\/")
     m = _BODY.search(full)
     return style, sanitise.clean_html(m.group(1) if m else "")
@@ -169,6 +181,7 @@ def _render_child(nb, path: str) -> None:   # runs in the forked child
 
 def render_guarded(nb, seconds: float = RENDER_SECONDS) -> tuple[str, str] | str:
     """(style, body), or why rendering failed: runs in a forked child killed at the deadline."""
+    _exporter()
     ctx = multiprocessing.get_context("fork")
     with tempfile.TemporaryDirectory(prefix="ag-fb-") as tmp:
         out = os.path.join(tmp, "page.json")

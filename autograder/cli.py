@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("feedback", help="HTML feedback per student (hidden tests and solutions redacted)")
     s.add_argument("hw")
     s.add_argument("--student", nargs="+", default=None, metavar="ID")
+    s.add_argument("--render-timeout", type=float, default=20.0, metavar="S",
+                   help="seconds to render one page before it falls back to plain text (default 20)")
 
     s = sub.add_parser("export", help="grades as CSV or a Canvas import file")
     s.add_argument("hw")
@@ -138,7 +140,7 @@ def run(argv: list[str] | None = None) -> int:
     elif v == "feedback":
         from .feedback import feedback
 
-        out = feedback(course, a.hw, students=a.student)
+        out = feedback(course, a.hw, students=a.student, seconds=a.render_timeout)
         print(f"wrote {len(out)} feedback page(s) under {course.ws('feedback')}")
     elif v == "export":
         from .export import export

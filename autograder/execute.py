@@ -33,13 +33,18 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from .notebook import hidden_of
 from .outputs import OutputBudget, content_cost
 from .sandbox import Limits, Sandbox
 from .scoring import KernelRun, score_notebook
-from .verdicts import MIME
+from .verdicts import MIME, BadObservation, decode_observation
 
 MAX_OBSERVATIONS_PER_CELL = 500          # a test cell makes a few dozen checks at most
 MAX_OBSERVATION_BYTES_PER_CELL = 2_000_000
+# outputs of a hidden-tail cell (notebook.normalise) are dropped before nbclient sees them: a
+# display update there could otherwise rewrite an output of the visible notebook with hidden text
+TAIL_DROPPED = frozenset({"stream", "display_data", "update_display_data", "execute_result",
+                          "error", "clear_output"})
 
 PREAMBLE = r'''
 def __ag_setup(nonce, modules, seed_torch, seed_pyro):
@@ -161,6 +166,8 @@ class GradingClient(NotebookClient):
         if isinstance(data, dict) and MIME in data:
             self.keep_observation(msg, cell_index)
             return None
+        if hidden_of(cell) is not None and msg.get("msg_type") in TAIL_DROPPED:
+            return None   # the hidden tail shows nothing and cannot update an earlier display
         return super().process_message(msg, cell, cell_index)
 
     def output(self, outs, msg, display_id, cell_index):
@@ -220,18 +227,68 @@ async def _wait_reply(kc, msg_id, timeout):
 
 
 
-def _test_indices(nb, ref: dict) -> tuple[dict[str, int], dict[int, str]]:
-    """(grade id -> first cell index of it, index -> grade id of the legacy test cells)."""
+def _test_indices(nb, ref: dict) -> tuple[dict[str, int], dict[int, str], dict[int, str]]:
+    """(grade id -> first cell index of it, index -> grade id of the legacy test cells and of
+    their hidden-tail cells, hidden-tail index -> grade id)."""
     ref_by_id = {c["grade_id"]: c for c in ref["cells"]}
     index_of: dict[str, int] = {}
+    tail: dict[int, str] = {}
     for i, c in enumerate(nb.cells):
         gid = c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if gid in ref_by_id and gid not in index_of:
             index_of[gid] = i
+        if hidden_of(c) in ref_by_id:
+            tail[i] = hidden_of(c)
     checked = ref.get("checks") or {}
     legacy = {index_of[g]: g for g, c in ref_by_id.items()
               if c["kind"] == "test" and g in index_of and not checked.get(g)}
-    return index_of, legacy
+    legacy.update({i: g for i, g in tail.items() if g in legacy.values()})
+    return index_of, legacy, tail
+
+
+def _check_name(raw) -> str | None:
+    try:
+        return decode_observation(raw)["name"]
+    except BadObservation:
+        return None   # kept: scoring counts it as malformed
+
+
+def fold_hidden_tail(run: KernelRun, index_of: dict[str, int], tail: dict[int, str],
+                     checks: dict | None = None) -> None:
+    """Credit each hidden-tail cell's run to its test cell, in place (both parts must succeed).
+
+    The reply is the visible part's if that failed or the tail never ran, else the tail's (whose
+    traceback lines fall in the hidden region: scoring reports "a hidden test failed");
+    timeouts, caps and guard findings of both parts count. With the master's records
+    (``checks``), a visible check counts only from the visible part and a hidden one only from
+    the tail (one published in the wrong part is ignored); without them (the master's own run)
+    every observation of both parts is kept.
+    """
+    checks = checks or {}
+    for t, gid in tail.items():
+        v = index_of.get(gid)
+        if v is None:
+            continue
+        vis, hid = run.replies.get(v), run.replies.pop(t, None)
+        if vis is not None and vis.get("status") == "ok":
+            if hid is None:
+                run.replies.pop(v, None)    # half a test is not a test: "not run"
+            else:
+                run.replies[v] = hid
+        hidden = {r["name"] for r in checks.get(gid) or [] if r.get("hidden")}
+        obs = run.observations.pop(t, [])
+        if checks.get(gid):   # each check counts where it belongs: visible part / hidden tail
+            vis_obs = [o for o in run.observations.get(v, []) if _check_name(o) not in hidden]
+            obs = [o for o in obs if _check_name(o) in hidden or _check_name(o) is None]
+            run.observations[v] = vis_obs
+        if obs:
+            run.observations[v] = list(run.observations.get(v, [])) + list(obs)
+        for marks in (run.observations_capped, run.timed_out):
+            if t in marks:
+                marks.discard(t)
+                marks.add(v)
+        if t in run.tainted:
+            run.tainted.setdefault(v, []).extend(run.tainted.pop(t))
 
 
 class Guard:
@@ -371,8 +428,9 @@ async def run_notebook(nb, ref: dict, sandbox: Sandbox, deadline: float) -> dict
     ``ref["checks"]`` (grade id -> the master's records, from ``expected``) makes a test cell's
     verdict a decision of the grader; without it the cell is a legacy one.
     """
-    index_of, legacy = _test_indices(nb, ref)
+    index_of, legacy, tail = _test_indices(nb, ref)
     run, _ = await drive(nb, ref, sandbox, deadline, legacy)
+    fold_hidden_tail(run, index_of, tail, ref.get("checks"))
     limits = sandbox.limits
 
     def grade_id_of(idx: int):

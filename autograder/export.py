@@ -21,6 +21,7 @@ from pathlib import Path
 from .course import Course, UsageError
 from .grade import references
 from .lateness import LATE_COLUMNS, late_fields, late_policy, lms_late, load_config
+from .text import safe_json, safe_text
 
 
 def rows(course: Course, hw: str) -> tuple[list[str], list[dict]]:
@@ -32,17 +33,21 @@ def rows(course: Course, hw: str) -> tuple[list[str], list[dict]]:
     multi = len(refs) > 1
     qcols = [f"{n}:{c['grade_id']}" if multi else c["grade_id"] for n, c in cells]
     max_score = sum(c["points"] for _, c in cells)
-    students = set(course.students(hw))
     policy = late_policy(load_config(course.root))
+    # folder names may hold undecodable bytes (surrogates): shown sanitised, looked up raw
+    on_disk = {safe_text(s): s for s in course.students(hw)}
     out = []
     with course.gradebook() as gb:
         try:
             gb.find_assignment(hw)
         except MissingEntry:
             raise UsageError(f"{hw} is not in the gradebook yet: run `grade {hw}` first") from None
-        students |= {s.id for s in gb.students}
+        students = set(on_disk) | {safe_text(s.id) for s in gb.students}
         for sid in sorted(students):
-            res = course.load_result(hw, sid)
+            try:
+                res = safe_json(course.load_result(hw, on_disk.get(sid, sid)))
+            except Exception:   # an unreadable result is this student's problem only
+                res = None
             row = {"student_id": sid, "max_score": f"{max_score:g}"}
             total = 0.0
             try:
@@ -62,9 +67,9 @@ def rows(course: Course, hw: str) -> tuple[list[str], list[dict]]:
                 total += val or 0.0
             row["score"] = f"{total:g}"
             if has_sub:
-                row.update(_late(course, hw, gb, sid, total, policy))
+                row.update(_late(course, hw, gb, sid, on_disk.get(sid, sid), total, policy))
             if res and has_sub:
-                row["status"] = res["status"]
+                row["status"] = res.get("status", "crashed")
                 row["flags"] = ";".join(res.get("flags", []))
                 row["reason"] = res.get("reason", "")
             else:
@@ -76,15 +81,16 @@ def rows(course: Course, hw: str) -> tuple[list[str], list[dict]]:
     return header, out
 
 
-def _late(course: Course, hw: str, gb, sid: str, total: float, policy) -> dict:
+def _late(course: Course, hw: str, gb, sid: str, folder: str, total: float, policy) -> dict:
     """The late policy (``course.yml``) applied to one student's total; see ``lateness``."""
     sub = gb.find_submission(hw, sid)
     late = sub.total_seconds_late if sub.timestamp is not None and sub.duedate is not None else None
-    return late_fields(policy, total, sub.timestamp, late, lms_late(course.submitted(hw, sid)))
+    return late_fields(policy, total, sub.timestamp, late, lms_late(course.submitted(hw, folder)))
 
 
 def export(course: Course, hw: str, fmt: str = "csv", output: str | None = None) -> Path | None:
     header, data = rows(course, hw)
+    data = [{k: safe_text(v) for k, v in r.items()} for r in data]
     if output:
         path = Path(output)
         path.parent.mkdir(parents=True, exist_ok=True)

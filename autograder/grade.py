@@ -31,6 +31,7 @@ from .lateness import due_date, load_config, submission_time
 from .notebook import HIDDEN_BEGIN, HIDDEN_END, build_reference, region_lines
 from .release import ensure_gradebook
 from .sandbox import Limits, bwrap_status, remove_leftovers, warn_no_cgroup, warn_no_sandbox
+from .text import safe_json, safe_text
 
 # nbgrader's InstantiateTests.autotest_delimiter, in a comment line (also "### HASHED AUTOTEST")
 AUTOTEST = re.compile(r"^\s*#.*\bAUTOTEST\b", re.MULTILINE)
@@ -196,10 +197,10 @@ def run_jobs(jobs: list[dict], workers: int, desc: str, on_result=None, progress
                 if err:
                     w.close(kill=True)
                     w = None
-                    res = _fail(job, err)
+                    res = safe_json(_fail(job, err))
                     Path(job["result_path"]).write_text(json.dumps(res, indent=1, sort_keys=True))
                 else:
-                    res = json.loads(Path(job["result_path"]).read_text())
+                    res = safe_json(json.loads(Path(job["result_path"]).read_text()))
                     if w.jobs >= RECYCLE_AFTER:      # bound any slow leak in a long batch
                         w.close()
                         w = None
@@ -342,7 +343,12 @@ def grade(course: Course, hw: str, workers: int = 2, limits: Limits | None = Non
 
     with course.gradebook() as gb:
         def merge(res: dict) -> None:
-            merge_into_gradebook(course, hw, refs, res, gb)
+            try:
+                merge_into_gradebook(course, hw, refs, res, gb)
+            except Exception as e:   # one student's bad row never stops the batch
+                gb.db.rollback()
+                res.setdefault("flags", []).append("gradebook_not_updated")
+                res["reason"] = (res.get("reason", "") + f"; gradebook: {type(e).__name__}").lstrip("; ")
 
         for old in skipped:          # keeps a re-created gradebook consistent
             merge(old)
@@ -357,7 +363,8 @@ def summary_table(results: list[dict]) -> str:
         note = ";".join(r.get("flags", []))
         if r["status"] != "graded" and r.get("reason"):
             note = (note + "  " if note else "") + r["reason"]
-        rows.append((r["student"], f"{r['score']:g}/{r['max_score']:g}", r["status"], note[:100]))
+        rows.append((safe_text(r["student"]), f"{r['score']:g}/{r['max_score']:g}",
+                     safe_text(r["status"]), safe_text(note[:100])))
     w = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(f"{a:<{w[0]}}  {b:>{w[1]}}  {c:<{w[2]}}  {d}" for a, b, c, d in rows)
 

@@ -7,6 +7,14 @@ source (what students see) and full source (with hidden tests, what is executed)
 ``normalise`` turns a student notebook into the notebook that is executed: nbgrader cells in the
 reference order, locked and test cells restored (with their hidden tests), deleted cells put back,
 duplicates demoted to plain cells, cell types restored, outputs cleared. Every repair is a flag.
+
+Hidden tests run *after* the notebook: a test cell is executed with its hidden regions blanked
+(``visible_part``: those lines are ``#``), and a *hidden tail* appended after the last cell holds, per test cell with a
+hidden region, that region's code (``hidden_part``: other lines ``#``), tagged ``{"autograder": {"hidden_of": ID}}``.
+So no hidden-test code is in the kernel before any output feedback shows (a student's hook that
+reads and prints the cell source, however encoded, prints only in the tail, which feedback
+drops). Both parts keep the master cell's line numbers, so a
+traceback or a check's ``line`` still says whether it is in a hidden region.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from pathlib import Path
 
 import nbformat
 from nbformat.corpus.words import generate_corpus_id
+
+from .text import safe_json, safe_text
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
@@ -220,6 +230,43 @@ def max_score(ref: dict) -> float:
 
 # ---------------------------------------------------------------------------------------- normalise
 
+TAIL_KEY = "autograder"
+BLANK = "#"   # not "": IPython drops a cell's leading empty lines, which would shift line numbers
+
+
+def visible_part(source: str) -> str:
+    """``source`` with every hidden-region line (markers included) blank; line numbers kept."""
+    ranges = hidden_line_ranges(source)
+    return "\n".join(BLANK if any(a <= i <= b for a, b in ranges) else line
+                     for i, line in enumerate(source.split("\n"), 1))
+
+
+def hidden_part(source: str) -> str:
+    """Only the hidden regions' lines of ``source`` (markers included); the rest blank."""
+    ranges = hidden_line_ranges(source)
+    return "\n".join(line if any(a <= i <= b for a, b in ranges) else BLANK
+                     for i, line in enumerate(source.split("\n"), 1))
+
+
+def hidden_of(cell) -> str | None:
+    """The grade id whose hidden tests a hidden-tail cell runs (None for any other cell)."""
+    md = cell.get("metadata", {}).get(TAIL_KEY)
+    gid = md.get("hidden_of") if isinstance(md, dict) else None
+    return gid if isinstance(gid, str) else None
+
+
+def is_hidden_tail(cell) -> bool:
+    return hidden_of(cell) is not None
+
+
+def _tail_cells(ref: dict) -> list:
+    """One code cell per test cell with hidden tests, in reference order (run after everything)."""
+    return [_new_cell("code", hidden_part(rc["source_full"]),
+                      {TAIL_KEY: {"hidden_of": rc["grade_id"]}})
+            for rc in ref["cells"]
+            if rc["kind"] == "test" and rc["cell_type"] == "code" and rc.get("hidden")]
+
+
 def _new_cell(cell_type: str, source: str, metadata: dict):
     if cell_type == "code":
         c = nbformat.v4.new_code_cell(source)
@@ -232,9 +279,10 @@ def _new_cell(cell_type: str, source: str, metadata: dict):
 
 
 def _plain(cell):
-    """A copy of a cell without nbgrader metadata (a student's own cell)."""
+    """A copy of a cell without grader metadata (a student's own cell)."""
     c = copy.deepcopy(cell)
     c.get("metadata", {}).pop("nbgrader", None)
+    c.get("metadata", {}).pop(TAIL_KEY, None)
     return c
 
 
@@ -303,11 +351,14 @@ def normalise(nb, ref: dict) -> tuple[nbformat.NotebookNode, list[str]]:
             current = gid
             extras[gid] = []
             continue
-        if gid in ref_by_id:
+        if is_hidden_tail(cell):
+            flags.append("forged_hidden_tail")
+            cell = _plain(cell)
+        elif gid in ref_by_id:
             flags.append(f"duplicated_cell:{gid}")
             cell = _plain(cell)
         elif nbg(cell):
-            flags.append(f"unknown_nbgrader_cell:{gid or '?'}")
+            flags.append(f"unknown_nbgrader_cell:{safe_text(gid or '?', 80)}")
             cell = _plain(cell)
         (extras[current] if current is not None else leading).append(cell)
 
@@ -321,7 +372,8 @@ def normalise(nb, ref: dict) -> tuple[nbformat.NotebookNode, list[str]]:
         kind = rc["kind"]
         if gid not in seen:
             flags.append(f"deleted_cell:{gid}")
-            src = rc["source_full"] if kind in ("test", "locked") else rc["source_release"]
+            src = rc["source_full"] if kind == "locked" else (
+                visible_part(rc["source_full"]) if kind == "test" else rc["source_release"])
             out.append(_new_cell(rc["cell_type"], src, rc["metadata"]))
         else:
             cell = seen[gid]
@@ -332,7 +384,7 @@ def normalise(nb, ref: dict) -> tuple[nbformat.NotebookNode, list[str]]:
                 accepted = (rc["source_release"], rc["source_full"], rc.get("source_master", ""))
                 if _norm(src) not in {_norm(a) for a in accepted if a}:
                     flags.append(f"edited_locked_cell:{gid}")
-                src = rc["source_full"]
+                src = visible_part(rc["source_full"])
             else:
                 smd = nbg(cell)
                 rmd = rc["metadata"].get("nbgrader", {})
@@ -343,6 +395,7 @@ def normalise(nb, ref: dict) -> tuple[nbformat.NotebookNode, list[str]]:
                 new["attachments"] = cell["attachments"]
             out.append(new)
         out.extend(extras.get(gid, []))
+    out.extend(_tail_cells(ref))
 
     clean = []
     for c in out:
@@ -362,4 +415,7 @@ def normalise(nb, ref: dict) -> tuple[nbformat.NotebookNode, list[str]]:
     new_nb.cells = [nbformat.from_dict(c) for c in clean]
     for c in new_nb.cells:
         c["id"] = generate_corpus_id()
-    return new_nb, flags
+    safe = nbformat.from_dict(safe_json(new_nb))
+    if safe != new_nb:   # lone surrogates etc.: no encoder (kernel protocol, JSON file) takes them
+        flags.append("unencodable_text")
+    return safe, flags

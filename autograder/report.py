@@ -13,6 +13,7 @@ from pathlib import Path
 from .course import Course, UsageError
 from .export import rows
 from .lateness import LATE_COLUMNS
+from .text import md_text, safe_json, safe_text
 
 
 def report(course: Course, hw: str) -> Path:
@@ -22,11 +23,12 @@ def report(course: Course, hw: str) -> Path:
     import matplotlib.pyplot as plt
 
     header, data = rows(course, hw)
-    data = [r for r in data if r["status"] != "missing" or r["student_id"] in course.students(hw)]
+    on_disk = {safe_text(s): s for s in course.students(hw)}
+    data = [r for r in data if r["status"] != "missing" or r["student_id"] in on_disk]
     if not data:
         raise UsageError(f"nothing to report for {hw}: run `grade {hw}` first")
     qcols = [h for h in header[6:] if h not in LATE_COLUMNS]   # the questions only
-    results = [course.load_result(hw, r["student_id"]) for r in data]
+    results = [_load(course, hw, on_disk.get(r["student_id"], r["student_id"])) for r in data]
     results = [r for r in results if r]
     out = course.reports_dir(hw)
     out.mkdir(parents=True, exist_ok=True)
@@ -38,13 +40,18 @@ def report(course: Course, hw: str) -> Path:
     seen: Counter = Counter()
     points = {}
     for res in results:
-        for nb, nbres in res.get("notebooks", {}).items():
-            for gid, t in nbres.get("tests", {}).items():
-                key = gid if len(res["notebooks"]) == 1 else f"{nb}:{gid}"
-                seen[key] += 1
-                passes[key] += bool(t.get("passed"))
-                points[key] = t.get("points", 0)
-    with open(out / "pass_rates.csv", "w", newline="") as f:
+        try:
+            tally = [(gid if len(res["notebooks"]) == 1 else f"{nb}:{gid}", bool(t.get("passed")),
+                      float(t.get("points", 0)))
+                     for nb, nbres in res.get("notebooks", {}).items()
+                     for gid, t in nbres.get("tests", {}).items()]
+        except (AttributeError, TypeError, ValueError):   # a malformed result: its row only
+            continue
+        for key, passed, pts in tally:
+            seen[key] += 1
+            passes[key] += passed
+            points[key] = pts
+    with open(out / "pass_rates.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["test", "points", "passed", "graded", "pass_rate"])
         for k in sorted(seen):
@@ -104,12 +111,19 @@ def report(course: Course, hw: str) -> Path:
     md += ["", "## Pass rate per test", "", "| test | points | passed | pass rate |", "|---|---|---|---|"]
     md += [f"| {k} | {points[k]:g} | {passes[k]}/{seen[k]} | {passes[k] / seen[k]:.0%} |" for k in sorted(seen)]
     md += ["", "## Tamper and limit flags", ""]
-    md += [f"- `{f}`: {c} submission(s)" for f, c in flags.most_common()] or ["- none"]
+    md += [f"- {md_text(f)}: {c} submission(s)" for f, c in flags.most_common()] or ["- none"]
     md += ["", "## Students needing attention", ""]
     attn = [r for r in data if r["status"] != "graded" or r["flags"]]
-    md += [f"- {r['student_id']}: {r['status']}"
-           + (f" ({r['flags']})" if r["flags"] else "")
-           + (f": {r['reason']}" if r["status"] != "graded" and r.get("reason") else "")
+    md += [f"- {md_text(r['student_id'])}: {md_text(r['status'])}"
+           + (f" ({md_text(r['flags'])})" if r["flags"] else "")
+           + (f": {md_text(r['reason'])}" if r["status"] != "graded" and r.get("reason") else "")
            for r in attn] or ["- none"]
-    (out / "summary.md").write_text("\n".join(md) + "\n")
+    (out / "summary.md").write_text("\n".join(md) + "\n", encoding="utf-8")
     return out
+
+
+def _load(course: Course, hw: str, sid: str) -> dict | None:
+    try:
+        return safe_json(course.load_result(hw, sid))
+    except Exception:   # an unreadable result costs this student's row in the pass rates only
+        return None

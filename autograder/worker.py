@@ -19,6 +19,7 @@ import nbformat
 from .lateness import submission_time
 from .notebook import InvalidNotebook, normalise, read_notebook, unanswered_cells
 from .sandbox import Limits, Sandbox
+from .text import safe_json
 
 STATUS_ORDER = ["invalid", "missing", "timeout", "memory", "crashed", "graded"]
 MAX_EXTRA_BYTES = 100 * 1024 * 1024
@@ -93,7 +94,7 @@ def grade_submission(job: dict) -> dict:
             res["observations"] = observations
         res["flags"] = nflags + res["flags"]
         res["unanswered"] = blank   # "No response." (the gradebook merge scores them as nbgrader)
-        nbformat.write(executed, str(out_dir / f"{name}.ipynb"))
+        nbformat.write(nbformat.from_dict(safe_json(executed)), str(out_dir / f"{name}.ipynb"))
         notebooks[name] = res
     for r in notebooks.values():
         flags += r["flags"]
@@ -138,7 +139,7 @@ def _fail(job: dict, err: str) -> dict:
 
 def _write(job: dict, result: dict) -> None:
     tmp = Path(job["result_path"] + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1, sort_keys=True))
+    tmp.write_text(json.dumps(safe_json(result), indent=1, sort_keys=True))
     tmp.replace(job["result_path"])
 
 

@@ -68,7 +68,7 @@ def cases(release: Path, course: Path, port: int, secret: Path, marker: str) -> 
         ["cell_timeout:q2_answer"])
     add("stubborn_loop", build(release, Q1_OK,
         "import time\nwhile True:\n    try:\n        time.sleep(100)\n    except BaseException:\n"
-        "        pass\n" + Q2_OK), 2, "timeout", ["cell_timeout:q2_answer"])
+        "        pass\n" + Q2_OK), 0, "timeout", ["cell_timeout:q2_answer"])   # killed: no hidden tail
     add("memory_hog", build(release, Q1_OK,
         "hog = []\nwhile True:\n    hog.append(bytearray(100_000_000))\n" + Q2_OK), 2, "memory",
         ["memory_limit"])
@@ -98,7 +98,9 @@ def cases(release: Path, course: Path, port: int, secret: Path, marker: str) -> 
     add("disk_filler", build(release, Q1_OK + "\n\nfor i in range(1000):\n"
         "    with open(f'junk{i}.bin', 'wb') as f:\n        f.write(b'x' * 20_000_000)\n"),
         6, "graded", ["disk_limit"])
-    add("os_exit", build(release, Q1_OK, "import os\nos._exit(3)\n" + Q2_OK), 2, "crashed",
+    # the kernel dies before the hidden tail (hidden tests run after the notebook): q1 is not
+    # fully tested, so it scores 0 too (skipping the hidden tests by dying must not pay)
+    add("os_exit", build(release, Q1_OK, "import os\nos._exit(3)\n" + Q2_OK), 0, "crashed",
         ["kernel_died"])
     add("showtraceback", build(release,
         "ip = get_ipython()\nip.showtraceback = lambda *a, **k: print('all good')\n"

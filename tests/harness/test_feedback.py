@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from filelock import FileLock
+
 from autograder.course import Course
 from autograder.feedback import feedback
 from autograder.grade import references
 
 
-def test_no_hidden_tests_or_solutions_in_any_feedback(batch):
+@pytest.fixture(scope="session")
+def pages(batch, shared_dir):
+    """The batch's feedback pages, written once (under xdist, by whichever worker comes first)."""
+    done = Path(batch["course"]) / "feedback.done"
+    with FileLock(str(shared_dir / "batch_feedback.lock")):
+        if not done.is_file():
+            out = feedback(Course(batch["course"]), "hw1", progress=False)
+            done.write_text("\n".join(map(str, out)))
+    return [Path(p) for p in done.read_text().splitlines()]
+
+
+def test_no_hidden_tests_or_solutions_in_any_feedback(batch, pages):
     course = Course(batch["course"])
-    pages = feedback(course, "hw1", progress=False)
     students = {c["sid"] for c in batch["cases"]}
     assert {p.parent.parent.name for p in pages} == students
     ref = references(course, "hw1")["hw1"]
@@ -28,7 +41,7 @@ def test_no_hidden_tests_or_solutions_in_any_feedback(batch):
             assert s not in html, f"{s!r} leaked into {page}"
 
 
-def test_feedback_shows_results_and_messages(batch):
+def test_feedback_shows_results_and_messages(batch, pages):
     course = Course(batch["course"])
     fb = Path(course.ws("feedback"))
     page = (fb / "partial" / "hw1" / "hw1.html").read_text()

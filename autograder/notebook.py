@@ -205,13 +205,22 @@ def build_reference(master_path: Path, release_path: Path | None) -> dict:
         "name": master_path.stem,
         "cells": cells,
         "kernelspec": dict(ks),
-        "hidden_lines": sorted(set(hidden_lines)),
-        "solution_lines": sorted(set(solution_lines)),
+        # a line the release shows (a helper, an import, a common idiom) is no secret: keeping it
+        # would withhold the feedback of every student who writes the same line
+        "hidden_lines": sorted(set(hidden_lines) - _released_lines(release)),
+        "solution_lines": sorted(set(solution_lines) - _released_lines(release)),
         "guard_modules": sorted(_guard_modules(master)),
         "uses_torch": any("torch" in c.source for c in master.cells if c.cell_type == "code"),
         "uses_pyro": any("pyro" in c.source for c in master.cells if c.cell_type == "code"),
         "nbformat_minor": master.nbformat_minor,
     }
+
+
+def _released_lines(release) -> set[str]:
+    """Every stripped source line of the released notebook (what students see anyway)."""
+    if release is None:
+        return set()
+    return {ln.strip() for c in release.cells for ln in c.source.split("\n") if ln.strip()}
 
 
 def _guard_modules(nb) -> set[str]:

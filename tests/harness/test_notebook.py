@@ -61,3 +61,33 @@ def test_an_autotest_master_cell_is_restored_to_the_generated_tests_without_a_fl
         nb = nbformat.v4.new_notebook(cells=[cell])
         out, got = normalise(nb, ref)
         assert got == flags and out.cells[0].source == "assert a == 5\nassert b == 6"
+
+
+def test_a_line_the_release_shows_is_no_secret(tmp_path):
+    """A solution or hidden-test line that also stands in the release (an idiom, a helper) must not
+    count as secret, or the feedback of every student who writes it would be withheld."""
+    def cell(source, **md):
+        c = nbformat.v4.new_code_cell(source)
+        c.metadata["nbgrader"] = {"schema_version": 3, **md}
+        return c
+
+    master = nbformat.v4.new_notebook()
+    master.cells = [
+        cell("def helper(seed):\n    rng = np.random.default_rng(seed)\n    return rng", grade_id="helper",
+             locked=True, grade=False, solution=False),
+        cell("### BEGIN SOLUTION\nrng = np.random.default_rng(seed)\nanswer_value = secret_formula(rng)\n"
+             "### END SOLUTION", grade_id="answer", solution=True, grade=False, locked=False),
+        cell("assert answer_value > 0\n### BEGIN HIDDEN TESTS\nassert hidden_probe(answer_value) == 17\n"
+             "### END HIDDEN TESTS", grade_id="test", grade=True, solution=False, locked=True, points=1),
+    ]
+    release = nbformat.v4.new_notebook()
+    release.cells = [master.cells[0], cell("# YOUR CODE HERE\nraise NotImplementedError()",
+                                           grade_id="answer", solution=True, grade=False, locked=False),
+                     cell("assert answer_value > 0", grade_id="test", grade=True, solution=False,
+                          locked=True, points=1)]
+    nbformat.write(master, tmp_path / "m.ipynb")
+    nbformat.write(release, tmp_path / "r.ipynb")
+    ref = build_reference(tmp_path / "m.ipynb", tmp_path / "r.ipynb")
+    assert "answer_value = secret_formula(rng)" in ref["solution_lines"]
+    assert "rng = np.random.default_rng(seed)" not in ref["solution_lines"]
+    assert "assert hidden_probe(answer_value) == 17" in ref["hidden_lines"]

@@ -61,8 +61,8 @@ def test_wrong_value_names_value_expected_and_tolerance(expectations, tmp_path):
 def test_runaway_notebook_is_stopped_at_its_limit(expectations, tmp_path):
     started = time.perf_counter()
     result = run("notebooks/slow.ipynb", expectations, tmp_path)
-    assert time.perf_counter() - started < 60, "the whole-notebook limit was not enforced"
-    assert "exceeded the whole-notebook limit of 20 s" in result.error
+    assert time.perf_counter() - started < 150, "the whole-notebook limit was not enforced"
+    assert "exceeded the whole-notebook limit of 60 s" in result.error
     assert "time.sleep(600)" in result.error, "the message should name the running cell"
 
 

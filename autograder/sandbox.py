@@ -31,6 +31,8 @@ Each submission's kernel runs as::
   switches to a fresh unprivileged uid (one per grading worker, no passwd entry) before exec: the
   limit then holds and the submission cannot read root-only files. Run as an ordinary user, the
   kernel keeps the user's uid and the limit is set to (the user's current process count + N).
+  With a cgroup, ``pids.max`` = N is the binding limit (its hits are counted, hence the flag
+  ``process_limit``) and RLIMIT_NPROC is set to 2N, a backstop only.
 * Without a usable ``bwrap`` (e.g. macOS) the kernel runs unsandboxed with the same limits and
   environment, after a loud warning.
 """
@@ -378,15 +380,25 @@ class Sandbox:
 
     def launcher_cfg(self) -> dict:
         lim = self.limits
-        nproc = lim.nproc
-        if self.uid is None:
-            nproc = _user_process_count() + lim.nproc
+        nproc = self.nproc_rlimit()
         return {"boot": BOOT, "memory_mb": lim.memory_mb, "cpu_seconds": int(lim.cpu_seconds),
                 "fsize_mb": lim.fsize_mb, "nproc": nproc, "uid": self.uid, "home": self.home,
                 "workdir": SANDBOX_WORKDIR if self.use_bwrap else None,
                 "datadir": SANDBOX_DATADIR if self.use_bwrap else None,
                 "conn_copy": ("/tmp/.kernel-connection.json" if self.use_bwrap
                               else str(Path(self.home) / ".kernel-connection.json"))}
+
+    def nproc_rlimit(self) -> int:
+        """RLIMIT_NPROC for the kernel. With a cgroup, the group's ``pids.max`` is the limit and the
+        rlimit only a backstop set above it: the kernel checks the rlimit first in ``fork``, and
+        with equal values a fork bomb's in-flight forks trip it before the group's counter, so the
+        hit would go unrecorded (no ``process_limit`` flag)."""
+        nproc = self.limits.nproc
+        if self.cgroup is not None:
+            nproc *= 2
+        if self.uid is None:
+            nproc += _user_process_count()
+        return nproc
 
     def workdir_in_kernel(self) -> str:
         return SANDBOX_WORKDIR if self.use_bwrap else str(self.work_dir)

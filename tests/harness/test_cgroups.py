@@ -121,3 +121,17 @@ def test_kernel_inherits_no_file_of_the_grader():
     sb.cleanup()
     assert kw["stdin"] == kw["stdout"] == kw["stderr"] == subprocess.DEVNULL
     assert kw["close_fds"] is True
+
+
+def test_with_a_cgroup_the_process_rlimit_is_only_a_backstop():
+    """Equal limits let a fork bomb trip RLIMIT_NPROC first, and that hit is never recorded."""
+    sb = Sandbox(Limits(nproc=100), use_bwrap=False)
+    try:
+        sb.uid = 123_456                     # as under root: no count of the grader's own processes
+        sb.cgroup = None
+        assert sb.nproc_rlimit() == 100      # no group: the rlimit is the limit
+        sb.cgroup = object()
+        assert sb.nproc_rlimit() > 100       # a group: pids.max (100) binds, and counts its hits
+    finally:
+        sb.cgroup = None
+        sb.cleanup()

@@ -144,3 +144,25 @@ def test_the_editions_light_tests_pass(student_repo):
                            "-k", "not validate_reports"],
                           cwd=student_repo, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+def test_the_allow_list_takes_both_layouts_and_nothing_else(tmp_path):
+    """Before and after the notebook CI and coursekit move into packages; hidden files only when named."""
+    names = ["notebooks/01-a.ipynb", "notebooks/coursekit.py", "coursekit/__init__.py",
+             "coursebuild/__init__.py", "coursebuild/runner.py", "coursebuild/edition.py",
+             "coursebuild/edition_files/Makefile", "tests/notebook_ci.py", "tests/test_hygiene.py",
+             "autograder/cli.py", "autograder/kernel/launcher.py", "autograder/__pycache__/cli.pyc",
+             "assignments/hw9/hw9.ipynb", "assignments/hw9/data.csv",
+             "assignments/hw9/.autograder/visible_checks.json", "assignments/hw9/.autograder/notes.json",
+             "assignments/hw9/.ipynb_checkpoints/hw9-checkpoint.ipynb", "solutions/hw9/hw9.ipynb",
+             "solutions/hw9/variants.yml", "build/executed/hw9.ipynb", "tests/fixtures/course/x.ipynb",
+             "tests/harness/test_flow.py", "docs/grading.md", "gradebook.db", "CONTRIBUTING.md"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    shipped = {p.as_posix() for p in edition.shipped_files(tmp_path)}
+    assert shipped == {"notebooks/01-a.ipynb", "notebooks/coursekit.py", "coursekit/__init__.py",
+                       "coursebuild/__init__.py", "coursebuild/runner.py", "tests/notebook_ci.py",
+                       "tests/test_hygiene.py", "autograder/cli.py", "autograder/kernel/launcher.py",
+                       "assignments/hw9/hw9.ipynb", "assignments/hw9/data.csv",
+                       "assignments/hw9/.autograder/visible_checks.json"}

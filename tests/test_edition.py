@@ -2,7 +2,7 @@
 
 The secrets are derived from every master (``solutions/HW/*.ipynb`` and the grading fixtures'
 masters): solution regions, hidden-test regions, written-answer rubrics; new assignments are
-covered without a change here. Not secret: lines that students see anyway in the release, the
+covered without a change here. Not secret: lines that students see anyway in the releases, the
 lectures and the code the course shares with them (harness, course helpers, build tools), where
 idioms such as ``while stack:`` or ``given = set(given)`` recur.
 """
@@ -22,8 +22,8 @@ REPO = Path(edition.__file__).resolve().parents[1]
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS",
            "=== BEGIN MARK SCHEME ===")
 MASTERS = ("solutions/*/*.ipynb", "tests/fixtures/**/solutions/*/*.ipynb")
-SEEN_BY_STUDENTS = ("notebooks/*.ipynb", "notebooks/*.py", "autograder/**/*.py", "coursekit/**/*.py",
-                    "coursebuild/**/*.py")
+SEEN_BY_STUDENTS = ("assignments/*/*.ipynb", "notebooks/*.ipynb", "notebooks/*.py", "autograder/**/*.py",
+                    "coursekit/**/*.py", "coursebuild/**/*.py")
 REGIONS = (("### BEGIN SOLUTION", "### END SOLUTION"), ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"))
 MIN_SECRET = 12      # shorter lines ("return x", "pass", "else:") are too common to tell anything
 
@@ -53,13 +53,6 @@ def secret_lines(master: Path) -> set[str]:
     return {ln for ln in found if len(ln) >= MIN_SECRET}
 
 
-def released_lines(master: Path) -> set[str]:
-    release = REPO / "assignments" / master.parent.name / master.name
-    if not release.is_file():
-        return set()
-    return {ln.strip() for c in nbformat.read(release, as_version=4).cells for ln in c.source.splitlines()}
-
-
 def file_lines(path: Path) -> list[str]:
     """Stripped lines of a file as a reader sees them: a notebook's cell sources, else its text."""
     if path.suffix == ".ipynb":
@@ -74,7 +67,7 @@ def all_secrets() -> dict[str, str]:
     seen = {ln for pattern in SEEN_BY_STUDENTS for p in REPO.glob(pattern) for ln in file_lines(p)}
     secrets = {}
     for master in sorted(p for pattern in MASTERS for p in REPO.glob(pattern)):
-        for line in secret_lines(master) - released_lines(master) - seen:
+        for line in secret_lines(master) - seen:
             secrets[line] = master.relative_to(REPO).as_posix()
     return secrets
 

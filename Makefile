@@ -14,7 +14,7 @@ export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help install lock test test-full run lab strip lint release collect grade feedback export report selftest bench clean
+.PHONY: help install lock test test-full run lab strip lint release collect grade feedback export report selftest bench student-edition clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -81,6 +81,10 @@ selftest: $(STAMP) ## every assignment: master scores full marks, release zero, 
 
 bench: $(STAMP) ## grading throughput: harness (2 workers, sandbox) vs serial nbgrader
 	$(PY) benchmarks/grade_throughput.py
+
+student-edition: $(STAMP) ## write the repository students clone to DEST (no solutions, no hidden tests)
+	@test -n "$(DEST)" || { echo "usage: make student-edition DEST=path/to/new/folder"; exit 2; }
+	$(PY) -m coursebuild.edition "$(DEST)"
 
 clean: ## remove build products (keeps .venv; `rm -rf .venv` for a fresh install)
 	rm -rf build .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,1 @@
+"""Course build tools: the notebook CI, the course site and the student edition."""

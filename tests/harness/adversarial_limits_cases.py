@@ -54,15 +54,23 @@ for pid in children:
     os.waitpid(pid, 0)
 """
 
+# Forks until the process limit refuses, each child parked: the cell ends only once the limit has
+# been hit, however slow a loaded machine forks (a free-running bomb in a child raced the end of the
+# notebook and sometimes never reached the limit before the sandbox was torn down).
 FORK_BOMB = Q2_OK + """
 
-import os
-if os.fork() == 0:
-    while True:
-        try:
-            os.fork()
-        except OSError:
-            pass
+import os, time
+children = 0
+while True:
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(120)
+        os._exit(0)
+    children += 1
+print('forks before the limit:', children)
 """
 
 INODE_FLOOD = Q1_OK + """

@@ -46,7 +46,7 @@ test-full: $(STAMP) ## execute every notebook in full mode and check the full-mo
 	$(PY) -m pytest -n $(WORKERS) tests/test_notebooks.py --full
 
 run: $(STAMP) ## execute every notebook in full mode and build the HTML site in build/site/
-	$(PY) tests/build_site.py --workers $(WORKERS)
+	$(PY) -m coursebuild.build --workers $(WORKERS)
 
 lab: $(STAMP) ## open JupyterLab on the course
 	$(VENV)/bin/jupyter lab

@@ -13,9 +13,8 @@ solutions (lectures in smoke mode, hygiene, environment, lint, the student verbs
 Makefile written for students (``coursebuild/edition_files/``). The notebook expectations keep only
 the entries of notebooks the edition ships. The result is a fresh git repository with one commit.
 
-Both layouts of the notebook CI and the course helpers are allowed (``tests/notebook_ci.py`` or
-``coursebuild/``, ``notebooks/coursekit.py`` or ``coursekit/``), so the edition builds before and
-after they move into packages.
+The notebook CI ships as the ``coursebuild`` package without the instructors' tools (the full-mode
+site build, the grading demo and this module), and the course helpers as the ``coursekit`` package.
 """
 
 from __future__ import annotations
@@ -37,19 +36,20 @@ FILES = Path(__file__).resolve().parent / "edition_files"
 ALLOWED = (
     "syllabus.md", "LICENSE*", ".gitignore",
     "pyproject.toml", "requirements.lock", "environment.yml",
-    "notebooks/*.ipynb", "notebooks/*.py",             # lectures; coursekit.py before it moves
+    "notebooks/*.ipynb",                               # the lectures
     "coursekit/**/*.py",                               # the course helpers as a package
     "data/**/*",
     "assignments/*/*",                                 # the released notebooks and their data files
     "assignments/*/.autograder/visible_checks.json",   # what `validate` reads in a student's clone
     "autograder/**/*",                                 # the harness: validate, submit, the sandbox
-    "coursebuild/**/*.py",                             # the notebook CI once it is a package
-    "tests/conftest.py", "tests/notebook_ci.py", "tests/notebook_expectations.yml",
+    "coursebuild/**/*.py",                             # the notebook CI
+    "tests/conftest.py", "tests/notebook_expectations.yml",
     "tests/test_notebooks.py", "tests/test_hygiene.py", "tests/test_environment.py",
     "tests/test_lint.py", "tests/test_coursekit.py",
 )
 # Allowed by a pattern above but of no use to students (the edition's own builder).
-NOT_SHIPPED = ("coursebuild/edition.py", "coursebuild/edition_files/**/*")
+NOT_SHIPPED = ("coursebuild/edition.py", "coursebuild/edition_files/**/*", "coursebuild/build.py",
+               "coursebuild/demo.py", "coursebuild/demo_batch.py", "coursebuild/site.py")
 # Written for students: edition_files/NAME becomes NAME in the edition, replacing the repo's.
 REPLACED = ("README.md", "Makefile", "tests/test_student.py")
 EXPECTATIONS = "tests/notebook_expectations.yml"

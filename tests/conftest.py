@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import notebook_ci  # noqa: E402
+from coursebuild.catalog import REPO
+from coursebuild.timings import timings_table, write_timings
 
 # One thread per process: pytest-xdist runs two workers on two cores.
 for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -22,7 +21,7 @@ os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 def pytest_addoption(parser):
     parser.addoption("--full", action="store_true",
                      help="execute notebooks in full mode and check the full-mode expectations")
-    parser.addoption("--notebook-repo", default=str(notebook_ci.REPO),
+    parser.addoption("--notebook-repo", default=str(REPO),
                      help="repository whose notebooks and tests/notebook_expectations.yml to use")
 
 
@@ -64,6 +63,6 @@ def pytest_terminal_summary(terminalreporter, config):
     records = [json.loads(p.read_text()) for p in sorted((_build_dir(config) / "timings").glob("*.json"))]
     if not records:
         return
-    notebook_ci.write_timings(records, _build_dir(config) / "timings.json")
+    write_timings(records, _build_dir(config) / "timings.json")
     terminalreporter.section("notebook timings (also in build/timings.json)")
-    terminalreporter.write_line(notebook_ci.timings_table(records))
+    terminalreporter.write_line(timings_table(records))

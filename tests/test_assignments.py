@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from notebook_ci import REPO
+from coursebuild.catalog import REPO
 
 ASSIGNMENTS = sorted(p.name for p in (REPO / "solutions").glob("*") if p.is_dir())
 

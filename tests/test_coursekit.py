@@ -1,4 +1,4 @@
-"""Tests for notebooks/coursekit.py: Meek's rules and equivalence classes against brute force,
+"""Tests for the coursekit package: Meek's rules and equivalence classes against brute force,
 the optimal adjustment set, and the vendored networks against pgmpy's bundled copies."""
 
 from __future__ import annotations
@@ -6,16 +6,13 @@ from __future__ import annotations
 import gzip
 import itertools
 import random
-import sys
 import warnings
 from importlib.resources import files
-from pathlib import Path
 
 import networkx as nx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "notebooks"))
-import coursekit  # noqa: E402
+import coursekit
 
 # ---------------------------------------------------------------------------------------------
 # Oracles: brute-force Markov equivalence classes (no pruning, no rules; just the definition).

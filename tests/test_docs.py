@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from notebook_ci import REPO
+from coursebuild.catalog import REPO
 
 DOCS = ["README.md", "syllabus.md", "CONTRIBUTING.md", "docs/grading.md", "docs/authoring.md"]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")

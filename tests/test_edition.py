@@ -139,11 +139,12 @@ def test_the_editions_light_tests_pass(student_repo):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
 
 
-def test_the_allow_list_takes_both_layouts_and_nothing_else(tmp_path):
-    """Before and after the notebook CI and coursekit move into packages; hidden files only when named."""
+def test_the_allow_list_takes_the_packages_and_nothing_else(tmp_path):
+    """The notebook CI without the instructors' tools, coursekit; hidden files only when named."""
     names = ["notebooks/01-a.ipynb", "notebooks/coursekit.py", "coursekit/__init__.py",
              "coursebuild/__init__.py", "coursebuild/runner.py", "coursebuild/edition.py",
-             "coursebuild/edition_files/Makefile", "tests/notebook_ci.py", "tests/test_hygiene.py",
+             "coursebuild/edition_files/Makefile", "coursebuild/demo.py", "coursebuild/build.py",
+             "tests/notebook_ci.py", "tests/test_hygiene.py",
              "autograder/cli.py", "autograder/kernel/launcher.py", "autograder/__pycache__/cli.pyc",
              "assignments/hw9/hw9.ipynb", "assignments/hw9/data.csv",
              "assignments/hw9/.autograder/visible_checks.json", "assignments/hw9/.autograder/notes.json",
@@ -154,8 +155,8 @@ def test_the_allow_list_takes_both_layouts_and_nothing_else(tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     shipped = {p.as_posix() for p in edition.shipped_files(tmp_path)}
-    assert shipped == {"notebooks/01-a.ipynb", "notebooks/coursekit.py", "coursekit/__init__.py",
-                       "coursebuild/__init__.py", "coursebuild/runner.py", "tests/notebook_ci.py",
+    assert shipped == {"notebooks/01-a.ipynb", "coursekit/__init__.py",
+                       "coursebuild/__init__.py", "coursebuild/runner.py",
                        "tests/test_hygiene.py", "autograder/cli.py", "autograder/kernel/launcher.py",
                        "assignments/hw9/hw9.ipynb", "assignments/hw9/data.csv",
                        "assignments/hw9/.autograder/visible_checks.json"}

@@ -9,7 +9,7 @@ from importlib import metadata
 import pytest
 import yaml
 
-from notebook_ci import REPO
+from coursebuild.catalog import REPO
 
 
 def canonical(name: str) -> str:

@@ -11,7 +11,7 @@ import re
 import nbformat
 import pytest
 
-from notebook_ci import REPO
+from coursebuild.catalog import REPO
 
 NOTEBOOKS = sorted(
     p.relative_to(REPO).as_posix()

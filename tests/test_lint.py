@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from notebook_ci import REPO
+from coursebuild.catalog import REPO
 
 
 def test_ruff_is_clean():

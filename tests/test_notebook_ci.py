@@ -11,20 +11,21 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import notebook_ci
+from coursebuild import expectations as notebook_expectations
+from coursebuild import runner, timings
 
 FIXTURE_REPO = Path(__file__).parent / "fixtures" / "notebook_ci"
 
 
 @pytest.fixture(scope="module")
 def expectations() -> dict:
-    return notebook_ci.load_expectations(FIXTURE_REPO / "tests" / "notebook_expectations.yml")
+    return notebook_expectations.load_expectations(FIXTURE_REPO / "tests" / "notebook_expectations.yml")
 
 
 def run(notebook: str, expectations: dict, tmp_path: Path, mode: str = "smoke"):
     entry = expectations[notebook]
-    return notebook_ci.execute(notebook, mode, repo=FIXTURE_REPO, out_dir=tmp_path,
-                               timeout=notebook_ci.timeout_for(entry, mode))
+    return runner.execute(notebook, mode, repo=FIXTURE_REPO, out_dir=tmp_path,
+                               timeout=notebook_expectations.timeout_for(entry, mode))
 
 
 @pytest.mark.parametrize("mode", ["smoke", "full"])
@@ -32,7 +33,7 @@ def test_good_notebook_passes_in_both_modes(expectations, tmp_path, mode):
     result = run("notebooks/good.ipynb", expectations, tmp_path, mode)
     assert result.error is None
     assert result.scraps["answer"] == (0.5 if mode == "smoke" else 0.25), "SMOKE was not injected"
-    assert notebook_ci.check_scraps("notebooks/good.ipynb", mode, result.scraps,
+    assert notebook_expectations.check_scraps("notebooks/good.ipynb", mode, result.scraps,
                                     expectations["notebooks/good.ipynb"][mode]) == []
     assert result.slowest_cell is not None and result.seconds > 0
     executed = nbformat.read(result.output, as_version=4)
@@ -51,7 +52,7 @@ def test_exception_names_notebook_cell_and_error(expectations, tmp_path):
 def test_wrong_value_names_value_expected_and_tolerance(expectations, tmp_path):
     result = run("notebooks/wrong_value.ipynb", expectations, tmp_path)
     assert result.error is None
-    problems = notebook_ci.check_scraps("notebooks/wrong_value.ipynb", "smoke", result.scraps,
+    problems = notebook_expectations.check_scraps("notebooks/wrong_value.ipynb", "smoke", result.scraps,
                                         expectations["notebooks/wrong_value.ipynb"]["smoke"])
     assert len(problems) == 1
     for fragment in ("notebooks/wrong_value.ipynb", "'answer'", "0.7", "expected 0.5", "abs 0.01"):
@@ -95,12 +96,12 @@ def test_notebook_missing_from_expectations_fails_the_suite():
     ("0.5", {"between": [0, 1]}, "expected a number"),
 ])
 def test_checks(value, spec, problem):
-    found = notebook_ci._violation(value, spec)
+    found = notebook_expectations.violation(value, spec)
     assert (found is None) if problem is None else (problem in (found or "")), found
 
 
 def test_missing_glued_name_is_reported():
-    problems = notebook_ci.check_scraps("nb.ipynb", "smoke", {"a": 1}, {"b": {"equals": 2}})
+    problems = notebook_expectations.check_scraps("nb.ipynb", "smoke", {"a": 1}, {"b": {"equals": 2}})
     assert problems == ["nb.ipynb [smoke] glued 'b': not glued (expected equals 2); glued names are ['a']"]
 
 
@@ -114,11 +115,11 @@ def test_malformed_expectations_are_rejected(tmp_path, bad):
     path = tmp_path / "e.yml"
     path.write_text(bad)
     with pytest.raises(ValueError, match="nb.ipynb"):
-        notebook_ci.load_expectations(path)
+        notebook_expectations.load_expectations(path)
 
 
 def test_timings_table_lists_each_run():
-    table = notebook_ci.timings_table([
+    table = timings.timings_table([
         {"notebook": "notebooks/a.ipynb", "mode": "smoke", "seconds": 12.3, "slowest_cell": 4,
          "slowest_cell_seconds": 8.0, "slowest_cell_source": "svi.step()", "ok": True},
         {"notebook": "notebooks/b.ipynb", "mode": "smoke", "seconds": 3.0, "slowest_cell": None,

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-import notebook_ci
+from coursebuild import catalog, check
+from coursebuild.expectations import MODES, load_expectations
 
 
 def pytest_generate_tests(metafunc):
     if "notebook" in metafunc.fixturenames:
         repo = Path(metafunc.config.getoption("--notebook-repo")).resolve()
-        metafunc.parametrize("notebook", notebook_ci.discover(repo))
+        metafunc.parametrize("notebook", catalog.discover(repo))
 
 
 @pytest.fixture(scope="module")
@@ -26,30 +27,25 @@ def repo(request) -> Path:
 
 @pytest.fixture(scope="module")
 def expectations(repo) -> dict:
-    return notebook_ci.load_expectations(repo / "tests" / "notebook_expectations.yml")
+    return load_expectations(repo / "tests" / "notebook_expectations.yml")
 
 
 @pytest.mark.notebook
 def test_notebook(notebook, mode, repo, expectations, record_timing):
-    entry = expectations.get(notebook)
-    if entry is None:
-        pytest.fail(f"{notebook} has no entry in tests/notebook_expectations.yml: declare the values "
-                    "it must glue in smoke and full mode (see CONTRIBUTING.md)", pytrace=False)
-    result = notebook_ci.execute(notebook, mode, repo=repo, timeout=notebook_ci.timeout_for(entry, mode))
-    record_timing(result.timing_record())
-    if result.error:
-        pytest.fail(result.error, pytrace=False)
-    problems = notebook_ci.check_scraps(notebook, mode, result.scraps, entry.get(mode) or {})
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+    if notebook not in expectations:   # fail before spending minutes on a run that cannot pass
+        pytest.fail(check.unlisted(notebook), pytrace=False)
+    checked = check.run_and_check(notebook, mode, expectations, repo=repo)
+    record_timing(checked.result.timing_record())
+    if checked.problems:
+        pytest.fail("\n".join(checked.problems), pytrace=False)
 
 
 def test_every_expectation_names_an_existing_notebook(repo, expectations):
-    stale = sorted(set(expectations) - set(notebook_ci.discover(repo)))
+    stale = sorted(set(expectations) - set(catalog.discover(repo)))
     assert not stale, f"tests/notebook_expectations.yml lists notebooks that do not exist: {stale}"
 
 
 def test_every_notebook_declares_checks_for_both_modes(repo, expectations):
-    incomplete = [nb for nb in notebook_ci.discover(repo) if nb in expectations
-                  and not all(expectations[nb].get(m) for m in notebook_ci.MODES)]
+    incomplete = [nb for nb in catalog.discover(repo) if nb in expectations
+                  and not all(expectations[nb].get(m) for m in MODES)]
     assert not incomplete, f"these notebooks declare no checks for smoke or full mode: {incomplete}"

@@ -1,7 +1,8 @@
 """The `make run` index: titles and summaries read from notebooks, failures visible."""
 
 import nbformat
-from build_site import index_page, title_and_summary
+
+from coursebuild.build import index_page, title_and_summary
 
 
 def test_title_and_first_sentence():
@@ -23,7 +24,7 @@ def test_index_links_each_notebook_and_marks_failures():
 
 
 def test_index_links_demo_pictures_feedback_and_failures():
-    from build_site import DEMO
+    from coursebuild.demo import DEMO
 
     demos = [{"hw": "hw1", "students": ["correct-a", "mistake-b"], "problems": [],
               "pictures": [DEMO / "reports" / "hw1" / "scores.png"],

@@ -1,4 +1,4 @@
-"""`make run`: execute every notebook in full mode, render HTML, and write build/site/index.html.
+"""`make run` (``python -m coursebuild.build``): execute every notebook in full mode, render HTML, and write build/site/index.html.
 
 The site links each lecture and assignment master (title, one-line summary, runtime, status) and
 any grading reports under build/grading/reports/. Full-mode expectations are checked too; the site
@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import html
 import re
-import shutil
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -21,12 +19,13 @@ import nbformat
 from nbconvert import HTMLExporter
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).parent))
-import notebook_ci  # noqa: E402
+from .catalog import REPO, discover
+from .check import run_and_check
+from .demo import DEMO, demo_batches
+from .expectations import load_expectations
+from .timings import timings_table, write_timings
 
-REPO = notebook_ci.REPO
 SITE = REPO / "build" / "site"
-DEMO = REPO / "build" / "demo-grading"     # a scratch grading workspace, never the instructor's
 
 
 def title_and_summary(nb) -> tuple[str, str]:
@@ -54,13 +53,8 @@ def render(executed: Path, target: Path) -> None:
 
 
 def run_one(notebook: str, expectations: dict) -> dict:
-    entry = expectations.get(notebook)
-    result = notebook_ci.execute(notebook, "full", timeout=notebook_ci.timeout_for(entry or {}, "full"))
-    problems = [result.error] if result.error else []
-    if entry is None:
-        problems.append(f"{notebook} has no entry in tests/notebook_expectations.yml")
-    elif not result.error:
-        problems += notebook_ci.check_scraps(notebook, "full", result.scraps, entry.get("full") or {})
+    checked = run_and_check(notebook, "full", expectations)
+    result, problems = checked.result, checked.problems
     source = nbformat.read(REPO / notebook, as_version=4)
     title, summary = title_and_summary(source)
     page = Path(notebook).with_suffix(".html")
@@ -68,49 +62,6 @@ def run_one(notebook: str, expectations: dict) -> dict:
         render(result.output, SITE / page)
     return {"notebook": notebook, "title": title, "summary": summary, "page": page.as_posix(),
             "seconds": result.seconds, "problems": problems, "timing": result.timing_record()}
-
-
-def demo_batches(workers: int) -> list[dict]:
-    """Grade every assignment's variant suite as a batch of students, through the real CLI.
-
-    Each declared variant (correct answers written other ways, classic mistakes, an adversarial
-    answer) becomes one student: collect, grade (sandboxed), feedback and report run exactly as an
-    instructor would run them, in a scratch workspace under build/.
-    """
-    from autograder import variants as suite
-    from autograder.course import Course
-
-    shutil.rmtree(DEMO, ignore_errors=True)
-    course = Course(REPO, workspace=DEMO)
-    return [demo_batch(course, hw, workers) for hw in course.assignment_ids()
-            if (course.solutions / hw / suite.FILE).is_file()]
-
-
-def demo_batch(course, hw: str, workers: int) -> dict:
-    from autograder import variants as suite
-
-    names = course.notebooks(hw)
-    release = course.release_dir(hw)
-    cells = {n: nbformat.read(release / f"{n}.ipynb", as_version=4).cells for n in names}
-    notebook, variants = suite.load(course.solutions / hw / suite.FILE, names, cells)
-    incoming = DEMO / "incoming" / hw
-    for variant in variants:
-        (incoming / variant.name).mkdir(parents=True, exist_ok=True)
-        (incoming / variant.name / f"{notebook}.ipynb").write_bytes(
-            suite.patched_notebook(release / f"{notebook}.ipynb", variant))
-    cli = [sys.executable, "-m", "autograder", "--course", str(REPO), "--workspace", str(DEMO)]
-    problems = []
-    for step in (["collect", hw, str(incoming)], ["grade", hw, "--workers", str(workers)],
-                 ["feedback", hw], ["report", hw]):
-        done = subprocess.run(cli + step, capture_output=True, text=True)
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
-            problems.append(f"demo grading of {hw}: `{step[0]}` failed: {last}")
-            break
-    return {"hw": hw, "students": [v.name for v in variants], "problems": problems,
-            "pictures": sorted(course.reports_dir(hw).glob("*.png")),
-            "summary": course.reports_dir(hw) / "summary.md",
-            "feedback": sorted(DEMO.glob(f"feedback/*/{hw}/*.html"))}
 
 
 def demo_section(demos: list[dict]) -> str:
@@ -169,8 +120,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    expectations = notebook_ci.load_expectations()
-    notebooks = notebook_ci.discover()
+    expectations = load_expectations()
+    notebooks = discover()
     rows = []
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
         futures = [pool.submit(run_one, nb, expectations) for nb in notebooks]
@@ -183,9 +134,9 @@ def main() -> int:
     reports = [Path("..") / p for p in reports]
     SITE.mkdir(parents=True, exist_ok=True)
     (SITE / "index.html").write_text(index_page(rows, reports, demos))
-    notebook_ci.write_timings([r["timing"] for r in rows], REPO / "build" / "timings.json")
+    write_timings([r["timing"] for r in rows], REPO / "build" / "timings.json")
 
-    print("\n" + notebook_ci.timings_table([r["timing"] for r in rows]) + "\n")
+    print("\n" + timings_table([r["timing"] for r in rows]) + "\n")
     failed = [r for r in rows if r["problems"]] + [d for d in demos if d["problems"]]
     for r in failed:
         print("FAILED " + "\n       ".join(r["problems"]))

@@ -1,15 +1,12 @@
-"""Execute notebooks with papermill and check the values they glue against declared expectations.
+"""Execute one notebook with papermill in a child process, and say exactly what went wrong.
 
-Used by `tests/test_notebooks.py` (smoke mode on every change, `--full` nightly) and by
-`tests/build_site.py` (`make run`). Each notebook runs in its own papermill process so that a
-whole-notebook time limit can be enforced (papermill only has a per-cell one) and a dead kernel
-cannot take the test process with it.
+Each notebook runs in its own process group so that a whole-notebook time limit can be enforced
+(papermill only has a per-cell one) and a dead kernel cannot take the caller with it. A kernel that
+never started (a port race between parallel launches) is retried once; a cell error never is.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import signal
 import subprocess
@@ -19,16 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-EXPECTATIONS = REPO / "tests" / "notebook_expectations.yml"
-MODES = ("smoke", "full")
-CHECKS = ("equals", "approx", "between", "lt", "gt")
-DEFAULT_TIMEOUT = {"smoke": 300, "full": 900}  # whole notebook, seconds
+from .catalog import REPO
+from .expectations import DEFAULT_TIMEOUT
+
 CELL_TIMEOUT = {"smoke": 240, "full": 600}
-# Messages of a kernel that never started (port races between parallel launches); such a run is
-# retried once. A cell error is never retried.
 KERNEL_START_ERRORS = ("Kernel didn't respond", "Address already in use", "Kernel died")
 
 
@@ -47,83 +39,6 @@ class RunResult:
         return {"notebook": self.notebook, "mode": self.mode, "seconds": round(self.seconds, 1),
                 "slowest_cell": index, "slowest_cell_seconds": seconds, "slowest_cell_source": first_line,
                 "ok": self.error is None}
-
-
-def discover(repo: Path = REPO) -> list[str]:
-    """Every lecture notebook and every assignment master, as repo-relative POSIX paths."""
-    found = sorted(repo.glob("notebooks/*.ipynb")) + sorted(repo.glob("solutions/*/*.ipynb"))
-    return [p.relative_to(repo).as_posix() for p in found if ".ipynb_checkpoints" not in p.parts]
-
-
-def load_expectations(path: Path = EXPECTATIONS) -> dict:
-    """Read and validate the expectations file; a typo in it is an error, not a silent pass."""
-    data = yaml.safe_load(path.read_text()) or {}
-    for notebook, entry in data.items():
-        unknown = set(entry) - {"timeout", *MODES}
-        if unknown:
-            raise ValueError(f"{path.name}: {notebook}: unknown keys {sorted(unknown)}")
-        if not isinstance(entry.get("timeout", {}), dict) or set(entry.get("timeout", {})) - set(MODES):
-            raise ValueError(f"{path.name}: {notebook}: timeout must look like {{smoke: 60, full: 300}}")
-        for mode in MODES:
-            for name, spec in (entry.get(mode) or {}).items():
-                if (not isinstance(spec, dict) or not set(spec) & set(CHECKS)
-                        or not set(spec) <= {*CHECKS, "abs", "rel"}
-                        or ({"abs", "rel"} & set(spec) and "approx" not in spec)):
-                    raise ValueError(f"{path.name}: {notebook} [{mode}] {name}: bad check {spec!r}; "
-                                     f"use {', '.join(CHECKS)} (approx takes abs and/or rel)")
-    return data
-
-
-def timeout_for(entry: dict, mode: str) -> float:
-    """Whole-notebook limit in seconds: `timeout: {smoke: 60, full: 300}` in the entry, or the default."""
-    return (entry.get("timeout") or {}).get(mode, DEFAULT_TIMEOUT[mode])
-
-
-def check_scraps(notebook: str, mode: str, scraps: dict, expected: dict) -> list[str]:
-    """Compare glued values with their expectations; return one message per violation."""
-    problems = []
-    for name, spec in expected.items():
-        where = f"{notebook} [{mode}] glued {name!r}"
-        if name not in scraps:
-            problems.append(f"{where}: not glued (expected {_describe(spec)}); "
-                            f"glued names are {sorted(scraps) or 'none'}")
-            continue
-        problem = _violation(scraps[name], spec)
-        if problem:
-            problems.append(f"{where} = {scraps[name]!r}: {problem}")
-    return problems
-
-
-def _describe(spec: dict) -> str:
-    return ", ".join(f"{k} {v!r}" for k, v in spec.items())
-
-
-def _violation(value, spec: dict) -> str | None:
-    """None when `value` satisfies every check in `spec`, else what was expected."""
-    if "equals" in spec and value != spec["equals"]:
-        return f"expected exactly {spec['equals']!r}"
-    numeric = {k: spec[k] for k in ("approx", "between", "lt", "gt") if k in spec}
-    if not numeric:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        return f"expected a number ({_describe(numeric)})"
-    if "approx" in spec:
-        target = spec["approx"]
-        tolerance = max(spec.get("abs", 0.0), spec.get("rel", 0.0) * abs(target))
-        if "abs" not in spec and "rel" not in spec:
-            tolerance = 1e-9 * max(1.0, abs(target))
-        if abs(value - target) > tolerance:
-            return (f"expected {target!r} ± {tolerance:.3g} "
-                    f"(abs {spec.get('abs', 0)}, rel {spec.get('rel', 0)}); off by {value - target:+.4g}")
-    if "between" in spec:
-        low, high = spec["between"]
-        if not low <= value <= high:
-            return f"expected between {low!r} and {high!r} (inclusive)"
-    if "lt" in spec and not value < spec["lt"]:
-        return f"expected < {spec['lt']!r}"
-    if "gt" in spec and not value > spec["gt"]:
-        return f"expected > {spec['gt']!r}"
-    return None
 
 
 def execute(notebook: str, mode: str, *, repo: Path = REPO, out_dir: Path | None = None, seed: int = 0,
@@ -250,21 +165,3 @@ def _describe_failure(notebook: str, mode: str, nb, stderr: str) -> str:
 def _last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1][:300] if lines else "no error message (the kernel may have been killed)"
-
-
-def write_timings(records: list[dict], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(sorted(records, key=lambda r: (r["mode"], r["notebook"])), indent=2) + "\n")
-
-
-def timings_table(records: list[dict]) -> str:
-    """A plain-text table: notebook, mode, seconds, slowest cell."""
-    rows = [("notebook", "mode", "seconds", "slowest cell")]
-    for r in sorted(records, key=lambda r: (r["mode"], r["notebook"])):
-        slow = (f"#{r['slowest_cell']} {r['slowest_cell_seconds']:.1f}s {r['slowest_cell_source'][:40]}"
-                if r.get("slowest_cell") is not None and r.get("slowest_cell_seconds") is not None else "-")
-        rows.append((r["notebook"] + ("" if r.get("ok", True) else " (FAILED)"), r["mode"],
-                     f"{r['seconds']:.1f}", slow))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-                     for row in rows)
